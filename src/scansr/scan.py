@@ -168,7 +168,9 @@ def _check_pair(value: Any, what: str, *, positive: bool) -> tuple[float, float]
     try:
         a, b = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a pair of numbers (dy, dx) in metres or None, got {value!r}") from None
+        raise ValueError(
+            f"{what} must be a pair of numbers (dy, dx) in metres or None, got {value!r}"
+        ) from None
     if not (np.isfinite(a) and np.isfinite(b)) or (positive and (a <= 0 or b <= 0)):
         kind = "positive finite" if positive else "finite"
         raise ValueError(f"{what} must be {kind} numbers in metres, got {value!r}")
@@ -187,8 +189,10 @@ class Scan:
         ``(dy, dx)``: pixel pitch along rows (y) and along a line (x), in metres. ``None`` only where the file
         holds no lateral scale.
     origin : (float, float) or None
-        ``(y0, x0)``: position of the top-left pixel in the instrument's scan coordinates, in metres, where the
-        file records the scan offset.
+        ``(y0, x0)``: position of the top-left corner of the top-left pixel in the instrument's scan coordinates,
+        in metres, where the file records the scan offset. As Gwyddion's ``xoff``/``yoff``: x grows along a row,
+        y grows DOWN the image (readers of instruments whose y axis points up negate it), so the centre of pixel
+        ``(i, j)`` is at ``(y0 + (i + 0.5)·dy, x0 + (j + 0.5)·dx)``.
     frame : int or None
         Index of this frame within a video file (0-based), else ``None``.
     n_frames : int
@@ -322,7 +326,7 @@ class Scan:
             names = [names]
         return self.replace(channels=tuple(self.channel(n) for n in names))
 
-    def map_channels(self, func: Any, *, pixel_size: tuple[float, float] | None | str = "same") -> Scan:
+    def map_channels(self, func: Any, *, pixel_size: tuple[float, float] | str | None = "same") -> Scan:
         """Apply ``func(data) -> new 2-D array`` to every channel; return a new scan.
 
         Parameters
@@ -337,6 +341,10 @@ class Scan:
         return self.replace(channels=new, pixel_size=ps)
 
     def __repr__(self) -> str:
-        ps = "no scale" if self.pixel_size is None else f"pixel {self.pixel_size[0]:.4g} x {self.pixel_size[1]:.4g} m"
+        ps = (
+            "no scale"
+            if self.pixel_size is None
+            else f"pixel {self.pixel_size[0]:.4g} x {self.pixel_size[1]:.4g} m"
+        )
         fr = f", frame {self.frame}/{self.n_frames}" if self.n_frames > 1 else ""
         return f"Scan({self.shape[0]}x{self.shape[1]}, {ps}, channels={list(self.names)}{fr})"

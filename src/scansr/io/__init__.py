@@ -1,4 +1,4 @@
-"""Read instrument files into `Scan` objects and write scans out: ``read(path)``, ``read_frames(path)``, ``write(scan, path)``.
+"""Read instrument files into `Scan` objects and write them out: ``read``, ``read_frames``, ``write``.
 
 One module per format family; this module only dispatches. A format is chosen by the file's magic bytes where the
 format has them (so a NanoScope binary called ``.txt`` or ``.007`` is still read as NanoScope), else by suffix.
@@ -100,32 +100,97 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("nanoscope", "Bruker / Veeco / Digital Instruments NanoScope", (".spm", "re:\\.\\d{3}", ".pfc"),
-               nanoscope.read, None, nanoscope.sniff),
-        Format("gwyddion", "Gwyddion native (.gwy) and Gwyddion Simple Field (.gsf)", (".gwy", ".gsf"),
-               gwyddion.read, gwyddion.write, gwyddion.sniff),
-        Format("igor", "Asylum Research / Oxford Instruments Igor binary wave", (".ibw",), igor.read, None, igor.sniff),
-        Format("jpk", "JPK / Bruker JPK images, QI maps and HDF5 videos", (".jpk", ".jpk-qi-image", ".h5-jpk"),
-               jpk.read, None, jpk.sniff),
+        Format(
+            "nanoscope",
+            "Bruker / Veeco / Digital Instruments NanoScope",
+            (".spm", "re:\\.\\d{3}", ".pfc"),
+            nanoscope.read,
+            None,
+            nanoscope.sniff,
+        ),
+        Format(
+            "gwyddion",
+            "Gwyddion native (.gwy) and Gwyddion Simple Field (.gsf)",
+            (".gwy", ".gsf"),
+            gwyddion.read,
+            gwyddion.write,
+            gwyddion.sniff,
+        ),
+        Format(
+            "igor",
+            "Asylum Research / Oxford Instruments Igor binary wave",
+            (".ibw",),
+            igor.read,
+            None,
+            igor.sniff,
+        ),
+        Format(
+            "jpk",
+            "JPK / Bruker JPK images, QI maps and HDF5 videos",
+            (".jpk", ".jpk-qi-image", ".h5-jpk"),
+            jpk.read,
+            None,
+            jpk.sniff,
+        ),
         Format("asd", "High-speed AFM (RIBM / Kanazawa) .asd video", (".asd",), asd.read, None, asd.sniff),
         Format("wsxm", "Nanotec WSxM", (".stp", ".top"), wsxm.read, None, wsxm.sniff),
         Format("nanosurf", "Nanosurf NID", (".nid",), nanosurf.read, None, nanosurf.sniff),
         Format("nanonis", "SPECS Nanonis SXM", (".sxm",), nanonis.read, None, nanonis.sniff),
         Format("nsid", "pycroscopy pyNSID / USID HDF5", (".h5", ".hdf5"), nsid.read, None, nsid.sniff),
-        Format("topostats", "TopoStats HDF5 (processed crops)", (".topostats",), topostats.read, None, topostats.sniff),
+        Format(
+            "topostats",
+            "TopoStats HDF5 (processed crops)",
+            (".topostats",),
+            topostats.read,
+            None,
+            topostats.sniff,
+        ),
         Format("mdt", "NT-MDT", (".mdt",), mdt.read, None, mdt.sniff),
         Format("mi", "Agilent / Molecular Imaging PicoView", (".mi",), mi.read, None, mi.sniff),
-        Format("anfatec", "Anfatec / Molecular Vista (PiFM) .int + .txt header", (".int",), anfatec.read, None,
-               anfatec.sniff),
-        Format("tiff", "TIFF: Park Systems, Zeiss / FEI SEM, scansr float32", (".tif", ".tiff"), tiff.read, tiff.write,
-               tiff.sniff),
-        Format("spiepy", "SPIEPy .dat (2 uint32 header + float64)", (".dat",), spiepy.read, None, spiepy.sniff,
-               frozenset({"value_unit"})),
+        Format(
+            "anfatec",
+            "Anfatec / Molecular Vista (PiFM) .int + .txt header",
+            (".int",),
+            anfatec.read,
+            None,
+            anfatec.sniff,
+        ),
+        Format(
+            "tiff",
+            "TIFF: Park Systems, Zeiss / FEI SEM, scansr float32",
+            (".tif", ".tiff"),
+            tiff.read,
+            tiff.write,
+            tiff.sniff,
+            frozenset({"crop_info_bar"}),
+        ),
+        Format(
+            "spiepy",
+            "SPIEPy .dat (2 uint32 header + float64)",
+            (".dat",),
+            spiepy.read,
+            None,
+            spiepy.sniff,
+            frozenset({"value_unit"}),
+        ),
         Format("npz", "NumPy .npz with JSON metadata (scansr)", (".npz",), npz.read, npz.write, npz.sniff),
-        Format("image", "Ordinary images (PNG, BMP, JPEG); PNG preview with colour map and scale bar",
-               (".png", ".bmp", ".jpg", ".jpeg"), image.read, image.write, image.sniff),
-        Format("text", "Plain-text height matrix (IGOR / Gwyddion ASCII export)", (".txt", ".asc", ".csv", ".xyz"),
-               text.read, text.write, text.sniff, frozenset({"value_unit"})),
+        Format(
+            "image",
+            "Ordinary images (PNG, BMP, JPEG); PNG preview with colour map and scale bar",
+            (".png", ".bmp", ".jpg", ".jpeg"),
+            image.read,
+            image.write,
+            image.sniff,
+        ),
+        Format(
+            "text",
+            "Plain-text height matrix (IGOR / Gwyddion ASCII export)",
+            (".txt", ".asc", ".csv", ".xyz"),
+            text.read,
+            text.write,
+            text.sniff,
+            frozenset({"value_unit"}),
+        ),
     )
 }
 
@@ -188,28 +253,38 @@ def _check_readable(path: Path) -> None:
 def _call_reader(fmt: Format, path: Path, frame: int | None, options: dict) -> Scan:
     unknown = sorted(set(options) - fmt.options)
     if unknown:
-        raise ValueError(f"option(s) {unknown} do not apply to {fmt.name} files ({path}); they apply to "
-                         f"{sorted(f.name for f in FORMATS.values() if set(unknown) <= f.options)}")
+        raise ValueError(
+            f"option(s) {unknown} do not apply to {fmt.name} files ({path}); they apply to "
+            f"{sorted(f.name for f in FORMATS.values() if set(unknown) <= f.options)}"
+        )
     try:
         scan = fmt.read(path, frame=frame, **options)
     except ScanError:
         raise
     except MemoryError:
-        raise ScanReadError(path, f"not a valid {fmt.description} file: sizes in the header do not fit in memory")
+        raise ScanReadError(
+            path, f"not a valid {fmt.description} file: sizes in the header do not fit in memory"
+        )
     except Exception as exc:  # a parser's own failure on a corrupt file: say so, naming the file
         logger.debug("reader %s failed on %s", fmt.name, path, exc_info=True)
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise ScanReadError(
-            path, f"not a valid {fmt.description} file, or it is truncated or corrupt "
-            f"({type(exc).__name__}{': ' + detail if detail else ''})"
+            path,
+            f"not a valid {fmt.description} file, or it is truncated or corrupt "
+            f"({type(exc).__name__}{': ' + detail if detail else ''})",
         ) from exc
     if not isinstance(scan, Scan):
         raise TypeError(f"reader {fmt.name} returned {type(scan).__name__}, not Scan")
     return scan
 
 
-def _finish(scan: Scan, path: Path, fmt: Format, channel: str | Sequence[str] | None,
-            scan_size: tuple[float, float] | None) -> Scan:
+def _finish(
+    scan: Scan,
+    path: Path,
+    fmt: Format,
+    channel: str | Sequence[str] | None,
+    scan_size: tuple[float, float] | None,
+) -> Scan:
     if scan.source is None or scan.format is None:
         scan = scan.replace(source=scan.source or path, format=scan.format or fmt.name)
     if channel is not None:
@@ -221,12 +296,16 @@ def _finish(scan: Scan, path: Path, fmt: Format, channel: str | Sequence[str] | 
         logger.warning("%s: dropping channel(s) %s: no finite value", path, bad)
         scan = scan.replace(channels=tuple(c for c in scan.channels if c.name not in bad))
     if min(scan.shape) < 2:
-        raise ScanReadError(path, f"the image is {scan.shape[0]}x{scan.shape[1]} pixels; scansr needs at least 2x2")
+        raise ScanReadError(
+            path, f"the image is {scan.shape[0]}x{scan.shape[1]} pixels; scansr needs at least 2x2"
+        )
     if scan_size is not None:
         height, width = _pair(scan_size, "scan_size")
         new = (height / scan.shape[0], width / scan.shape[1])
         if scan.pixel_size is not None and not np.allclose(new, scan.pixel_size, rtol=1e-6):
-            logger.warning("%s: scan_size %s overrides the file's pixel size %s", path, scan_size, scan.pixel_size)
+            logger.warning(
+                "%s: scan_size %s overrides the file's pixel size %s", path, scan_size, scan.pixel_size
+            )
         scan = scan.replace(pixel_size=new)
     return scan
 
@@ -237,7 +316,9 @@ def _pair(value, what: str) -> tuple[float, float]:
     try:
         a, b = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number or a pair (height, width) in metres, got {value!r}") from None
+        raise ValueError(
+            f"{what} must be a number or a pair (height, width) in metres, got {value!r}"
+        ) from None
     if not (a > 0 and b > 0 and np.isfinite(a) and np.isfinite(b)):
         raise ValueError(f"{what} must be positive and finite, got {value!r}")
     return a, b
