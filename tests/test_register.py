@@ -324,6 +324,52 @@ def test_render8_is_robust_to_spikes():
 
 
 # ------------------------------------------------------------------------------------------------- real scans
+def _crop_of_shipped_scan() -> tuple[Scan, Scan]:
+    """PTO_Funakubo0005 (HeightRetrace: smooth, no SIFT features) and its central 128² cut out exactly."""
+    full = read(TEST_DATA / "DTMicroscope" / "PTO_Funakubo0005.h5")
+    dy, dx = full.pixel_size
+    crop = full.replace(
+        channels=tuple(c.replace(data=c.data[64:192, 64:192]) for c in full.channels),
+        origin=(full.origin[0] + 64 * dy, full.origin[1] + 64 * dx),
+    )
+    return full, crop
+
+
+CROP_CORNERS = np.array([[0, 0], [127, 0], [0, 127], [127, 127]], dtype=np.float64)
+
+
+@pytest.mark.parametrize("start_error", [0.0, 2.5], ids=["exact-start", "start-2.5px-off"])
+@pytest.mark.parametrize("motion", ["translation", "affine"])
+def test_ecc_finds_a_crop_of_a_smooth_real_scan(motion, start_error):
+    # Regression: with a separate plane removed from the crop and from the whole scan, ECC left the correct
+    # start (64, 64) for scale 0.65, shift (14, -20), correlation 0.6. The crop is the scan's own pixels, so
+    # the truth is exact: crop pixel (x, y) is scan pixel (x + 64, y + 64).
+    full, crop = _crop_of_shipped_scan()
+    h, c = full["HeightRetrace"].data, crop["HeightRetrace"].data
+    start = np.array([[1, 0, -64 + start_error], [0, 1, -64 - start_error], [0, 0, 1.0]])  # scan -> crop
+    reg = register_ecc(c, h, motion=motion, init=start)
+    assert np.abs(reg.map_points(CROP_CORNERS + 64) - CROP_CORNERS).max() < 0.1
+    assert reg.score > 0.999
+    # the other way round: the crop moves onto the scan
+    back = register_ecc(h, c, motion=motion, init=np.linalg.inv(start))
+    assert np.abs(back.map_points(CROP_CORNERS) - (CROP_CORNERS + 64)).max() < 0.1
+
+
+@pytest.mark.parametrize("motion", ["translation", "affine"])
+def test_register_scans_auto_finds_a_crop_of_a_smooth_real_scan(motion):
+    # SIFT finds nothing on this smooth height map, so "auto" falls back to ECC from the scan offsets
+    full, crop = _crop_of_shipped_scan()
+    pair = register_scans(crop, full, method="auto", channel="HeightRetrace", motion=motion)
+    assert pair.registration.method == "ecc"
+    assert np.abs(pair.registration.map_points(CROP_CORNERS + 64) - CROP_CORNERS).max() < 0.1
+    assert_allclose(
+        pair.moving["HeightRetrace"].data,
+        crop["HeightRetrace"].data[slice(*pair.box[:2]), slice(*pair.box[2:])],
+        rtol=0,
+        atol=1e-3 * np.ptp(crop["HeightRetrace"].data),
+    )
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize(
     ("method", "channel"),

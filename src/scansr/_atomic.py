@@ -31,6 +31,7 @@ def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Pa
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
@@ -40,6 +41,12 @@ def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Pa
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:

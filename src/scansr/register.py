@@ -282,10 +282,14 @@ def render8(image, *, percentiles: tuple[float, float] = (0.5, 99.5), level: boo
     return np.round(scaled).astype(np.uint8)
 
 
-def _standardise(image: np.ndarray) -> np.ndarray:
-    array = _remove_plane(_fill_nonfinite(image))
+def _zscore(image: np.ndarray) -> np.ndarray:
+    array = _fill_nonfinite(image)
     std = array.std()
     return ((array - array.mean()) / (std if std > 0 else 1.0)).astype(np.float32)
+
+
+def _standardise(image: np.ndarray) -> np.ndarray:
+    return _zscore(_remove_plane(_fill_nonfinite(image)))
 
 
 def _maps_to_convex(matrix: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -561,6 +565,15 @@ def register_ecc(
     the coarsest level, e.g. from the scans' offsets (`initial_transform_from_metadata`). The smaller of the
     two images is used as the template, so a zoom is registered inside the larger scan.
 
+    ECC is not insensitive to a *plane* (sample tilt), and two scans may carry different ones. The first pass
+    is started from three renderings: both images as they are, one plane per image fitted over the overlap
+    that `init` predicts, and each image's own plane; each result is then refined with the planes refitted
+    over the overlap it gives, until it stops moving, and the highest correlation wins. (Separate planes
+    alone fail on smooth scans: those of a crop and of the whole scan differ by the crop's local slope.) The
+    Gaussian pre-filter is applied here and the filtered borders are cut off, so that a crop of a scan is
+    found exactly where it was cut (OpenCV's own filter pads the template at its edges, which biases the
+    scale by about 0.1 %).
+
     Parameters
     ----------
     fixed, moving : array_like, shape (ny, nx)
@@ -610,41 +623,131 @@ def register_ecc(
     warp_full = m2f if moving_is_template else np.linalg.inv(m2f)
     warp_full = warp_full / warp_full[2, 2]
     n_levels = _pyramid_levels(template.shape, levels)
-    tpl_pyr, tgt_pyr = [_standardise(template)], [_standardise(target)]
-    for _ in range(n_levels):
-        if min(tpl_pyr[-1].shape) < 16 or min(tgt_pyr[-1].shape) < 16:
-            break
-        tpl_pyr.append(cv2.pyrDown(tpl_pyr[-1]))
-        tgt_pyr.append(cv2.pyrDown(tgt_pyr[-1]))
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, int(max_iterations), float(epsilon))
+    solve = _EccSolver(template, target, motion, criteria, int(gauss_size))
 
-    def run(tpl: np.ndarray, tgt: np.ndarray, start: np.ndarray, level: int) -> tuple[float, np.ndarray]:
-        w = _scale_matrix(start, 0.5**level)
-        w = (w if motion == "homography" else w[:2]).astype(np.float32)
+    # Sample tilt: each scan may carry a plane of its own (instrument levelling, drift), and separate planes
+    # fitted to a crop and to the whole scan differ by the crop's local slope, which pulls ECC off a correct
+    # start on smooth scans. The result is therefore refined with one plane per image fitted over their common
+    # region, refitted as the estimate moves (`_EccSolver.relevel_and_refine`). That alternation converges
+    # slowly on bowed surfaces, so the first pass starts from three renderings and the best refined result
+    # (highest correlation) wins: the images as they are (z-scored: right when both were levelled alike, as
+    # a crop of a scan), one plane fitted over the overlap the starting guess predicts, and each image's own
+    # plane (when the guess is too far off to predict the overlap).
+    starts = [("as levelled", (_zscore(template), _zscore(target)))]
+    joint = _level_common(template, target, warp_full)
+    if joint is not None:
+        starts.append(("joint plane", joint))
+    starts.append(("separate planes", (_standardise(template), _standardise(target))))
+    best: tuple[float, np.ndarray] | None = None
+    failure: RegistrationError | None = None
+    for label, images in starts:
         try:
-            cc, w = cv2.findTransformECC(tpl, tgt, w, ECC_MOTIONS[motion], criteria, None, int(gauss_size))
-        except cv2.error as exc:
-            raise RegistrationError(
-                f"ECC ({motion}) did not converge at pyramid level {level} (the images may not overlap or "
-                "not correlate there); give a closer starting guess (init, e.g. from the scan offsets), a "
-                "simpler motion, or try register_sift"
-            ) from exc
-        w = np.vstack([w, [0.0, 0.0, 1.0]]) if w.shape == (2, 3) else w
-        return float(cc), _scale_matrix(w.astype(np.float64), 2.0**level)
-
-    current = warp_full
-    score = float("nan")
-    for level in range(len(tpl_pyr) - 1, -1, -1):
-        score, current = run(tpl_pyr[level], tgt_pyr[level], current, level)
-    # Each image had its own least-squares plane removed, over different areas: on smooth, tilted height maps
-    # the difference of the two planes biases ECC. Refit both planes over the common region and refine.
-    for _ in range(2):
-        levelled = _level_common(template, target, current)
-        if levelled is None:
-            break
-        score, current = run(*levelled, current, 0)
+            score, current = solve.coarse_to_fine(*images, warp_full, n_levels)
+        except RegistrationError as exc:
+            logger.debug("ECC from %s failed: %s", label, exc)
+            failure = exc
+            continue
+        score, current = solve.relevel_and_refine(current, score)
+        logger.debug("ECC from %s: correlation %.6f", label, score)
+        if best is None or score > best[0]:
+            best = (score, current)
+    if best is None:
+        raise failure if failure is not None else RegistrationError("ECC did not converge")
+    score, current = best
     matrix = current if moving_is_template else np.linalg.inv(current)
     return Registration(matrix, "ecc", score=float(score))
+
+
+def _shift_matrix(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+class _EccSolver:
+    """OpenCV's ECC with the Gaussian pre-filter applied here and the filtered borders cut off.
+
+    ``findTransformECC`` blurs the template and the input separately, padding each at its own edges: the
+    template's border pixels then differ from the same points of the input, which lies around them, and the
+    fit leans towards a slightly smaller scale (0.999 on a 128-px crop of a smooth scan: 0.1 px at its
+    corners). Blurring here and dropping ``gauss_size // 2`` pixels at each edge of both images removes that.
+    """
+
+    def __init__(self, template, target, motion: str, criteria, gauss_size: int) -> None:
+        self.template = template
+        self.target = target
+        self.motion = motion
+        self.criteria = criteria
+        self.gauss_size = gauss_size
+        self.trim = gauss_size // 2
+
+    def _filtered(self, image: np.ndarray) -> np.ndarray:
+        if self.gauss_size > 1:
+            image = cv2.GaussianBlur(image, (self.gauss_size, self.gauss_size), 0, 0)
+        t = self.trim
+        return image[t : image.shape[0] - t, t : image.shape[1] - t] if t else image
+
+    def run(
+        self, tpl: np.ndarray, tgt: np.ndarray, start: np.ndarray, level: int
+    ) -> tuple[float, np.ndarray]:
+        """One ECC solve at pyramid `level` from `start` (full-resolution template → target)."""
+        t = float(self.trim)
+        w = _scale_matrix(start, 0.5**level)
+        w = _shift_matrix(-t, -t) @ w @ _shift_matrix(t, t)  # in the trimmed images' pixels
+        w = (w if self.motion == "homography" else w[:2]).astype(np.float32)
+        try:
+            cc, w = cv2.findTransformECC(
+                self._filtered(tpl), self._filtered(tgt), w, ECC_MOTIONS[self.motion], self.criteria, None, 1
+            )
+        except cv2.error as exc:
+            raise RegistrationError(
+                f"ECC ({self.motion}) did not converge at pyramid level {level} (the images may not overlap "
+                "or not correlate there); give a closer starting guess (init, e.g. from the scan offsets), "
+                "a simpler motion, or try register_sift"
+            ) from exc
+        w = np.vstack([w, [0.0, 0.0, 1.0]]) if w.shape == (2, 3) else w
+        w = _shift_matrix(t, t) @ w.astype(np.float64) @ _shift_matrix(-t, -t)
+        return float(cc), _scale_matrix(w / w[2, 2], 2.0**level)
+
+    def coarse_to_fine(
+        self, tpl: np.ndarray, tgt: np.ndarray, start: np.ndarray, n_levels: int
+    ) -> tuple[float, np.ndarray]:
+        """ECC on a Gaussian pyramid of the given (standardised) images, coarsest level first."""
+        tpl_pyr, tgt_pyr = [tpl], [tgt]
+        for _ in range(n_levels):
+            if min(tpl_pyr[-1].shape) < 16 + 2 * self.trim or min(tgt_pyr[-1].shape) < 16 + 2 * self.trim:
+                break
+            tpl_pyr.append(cv2.pyrDown(tpl_pyr[-1]))
+            tgt_pyr.append(cv2.pyrDown(tgt_pyr[-1]))
+        current, score = start, float("nan")
+        for level in range(len(tpl_pyr) - 1, -1, -1):
+            score, current = self.run(tpl_pyr[level], tgt_pyr[level], current, level)
+        return score, current
+
+    def relevel_and_refine(
+        self, current: np.ndarray, score: float, *, rounds: int = 50, tolerance: float = 1e-3
+    ) -> tuple[float, np.ndarray]:
+        """Refit one plane per image over the overlap that `current` gives and refine, until the corners stay.
+
+        A fixed-point iteration: on smooth, bowed scans each round removes only part of the remaining error
+        (typically 30-50 %), hence up to `rounds` rounds, stopping when no template corner moves by more
+        than `tolerance` pixels.
+        """
+        ny, nx = self.template.shape
+        corners = np.array([[0.0, 0.0], [nx - 1.0, 0.0], [0.0, ny - 1.0], [nx - 1.0, ny - 1.0]])
+        for _ in range(rounds):
+            levelled = _level_common(self.template, self.target, current)
+            if levelled is None:
+                break
+            try:
+                new_score, new = self.run(*levelled, current, 0)
+            except RegistrationError as exc:
+                logger.debug("ECC refinement after re-levelling failed (%s); keeping the previous fit", exc)
+                break
+            moved = float(np.abs(_apply_matrix(new, corners) - _apply_matrix(current, corners)).max())
+            score, current = new_score, new
+            if moved < tolerance:
+                break
+        return score, current
 
 
 def _plane_fit(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -670,11 +773,13 @@ def _level_common(
     yy, xx = np.mgrid[0 : tpl.shape[0], 0 : tpl.shape[1]]
     tpl = tpl - (c_tpl[0] + c_tpl[1] * xx + c_tpl[2] * yy)
     # the target's plane is known in template coordinates: evaluate it where each target pixel maps to
-    ty, tx = np.mgrid[0 : tgt.shape[0], 0 : tgt.shape[1]]
-    back = _apply_matrix(
-        np.linalg.inv(tpl_to_tgt), np.column_stack([tx.ravel(), ty.ravel()]).astype(np.float64)
-    )
-    tgt = tgt - (c_tgt[0] + c_tgt[1] * back[:, 0] + c_tgt[2] * back[:, 1]).reshape(tgt.shape)
+    inv = np.linalg.inv(tpl_to_tgt)
+    ty = np.arange(tgt.shape[0], dtype=np.float64)[:, None]
+    tx = np.arange(tgt.shape[1], dtype=np.float64)[None, :]
+    w = inv[2, 0] * tx + inv[2, 1] * ty + inv[2, 2]
+    back_x = (inv[0, 0] * tx + inv[0, 1] * ty + inv[0, 2]) / w
+    back_y = (inv[1, 0] * tx + inv[1, 1] * ty + inv[1, 2]) / w
+    tgt = tgt - (c_tgt[0] + c_tgt[1] * back_x + c_tgt[2] * back_y)
     out = []
     for a in (tpl, tgt):
         sd = a.std()

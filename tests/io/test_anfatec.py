@@ -13,7 +13,8 @@ import scansr.io
 from scansr.io import anfatec
 from scansr.scan import ScanReadError, UnsupportedFormatError
 from tests.conftest import TEST_DATA, shared_path
-from tests.io.gwyfile_reference import gwyddion_convert, load_fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 PIFM = TEST_DATA / "SciFiDatasets" / "PiFM"
 HEADER = PIFM / "MAPIold_0012.txt"
@@ -74,7 +75,7 @@ def test_values_are_int32_times_the_header_scale():
 
 def test_shipped_set_like_gwyddion(tmp_path):
     scan = scansr.io.read(HEADER)
-    fields = load_fields(gwyddion_convert(HEADER, tmp_path))
+    fields = gwyddion_fields(HEADER, tmp_path)
     assert [f.title for f in fields] == SHIPPED
     for channel, field in zip(scan.channels, fields, strict=True):
         np.testing.assert_allclose(channel.data, field.data, rtol=1e-12, atol=0)
@@ -106,11 +107,10 @@ def test_int_without_its_parameter_file_is_a_read_error(tmp_path):
         scansr.io.read(lonely)
 
 
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_int_is_a_read_error(tmp_path, fraction):
     header = _copy_set(tmp_path)
-    cut = tmp_path / TOPO_FWD.name
-    cut.write_bytes(TOPO_FWD.read_bytes()[: int(TOPO_FWD.stat().st_size * fraction)])
+    cut = truncated_copy(TOPO_FWD, tmp_path / TOPO_FWD.name, fraction)
     with pytest.raises(ScanReadError, match="truncated"):
         scansr.io.read(cut)
     with pytest.raises(ScanReadError, match="truncated"):
@@ -141,7 +141,7 @@ def test_full_set_like_gwyddion(tmp_path):
     header = shared_path("data", "spm", "SciFiDatasets", "PiFM", "MAPIold_0012.txt")
     scan = scansr.io.read(header)
     assert len(scan.channels) == 17
-    fields = load_fields(gwyddion_convert(header, tmp_path))
+    fields = gwyddion_fields(header, tmp_path)
     assert [f.title for f in fields] == list(scan.names)
     for channel, field in zip(scan.channels, fields, strict=True):
         np.testing.assert_allclose(channel.data, field.data, rtol=1e-12, atol=0, err_msg=channel.name)

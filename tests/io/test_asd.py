@@ -18,6 +18,7 @@ import scansr.io as sio
 from scansr.io import asd
 from scansr.scan import ScanReadError
 from tests.conftest import shared_path
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
 
 FILES = [
     ("pNanolocz-FileReaders", "202110200128.asd"),
@@ -160,10 +161,8 @@ def test_unknown_ad_range_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("parts", [FILES[1], FILES[3]], ids=lambda p: p[-1])
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_copies_raise_scan_read_error(parts, fraction, tmp_path):
-    raw = _path(parts).read_bytes()
-    cut = tmp_path / parts[-1]
-    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    cut = truncated_copy(_path(parts), tmp_path / parts[-1], fraction)
     with pytest.raises(ScanReadError, match="truncated"):
         sio.read(cut)

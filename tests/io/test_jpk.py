@@ -16,7 +16,8 @@ import scansr.io as sio
 from scansr.io import jpk
 from scansr.scan import ScanReadError
 from tests.conftest import SHARED, shared_path
-from tests.io.gwyddion_fields import convert, fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 STREPTAVIDIN = "Streptavidin imaging-12.08.46.399"
 TIFF_FILES = [
@@ -79,7 +80,7 @@ def test_tiff_channels_match_gwyddion(parts, gwy_dir):
     path = _spm(*parts)
     scan = sio.read(path)
     # Gwyddion numbers the channels by TIFF page (page 0 is the thumbnail).
-    by_page = fields(convert(path, gwy_dir))
+    by_page = {f.key: f for f in gwyddion_fields(path, gwy_dir)}
     assert sorted(by_page) == list(range(1, len(scan.channels) + 1))
     for page, channel in enumerate(scan.channels, start=1):
         ref = by_page[page]
@@ -91,9 +92,8 @@ def test_tiff_channels_match_gwyddion(parts, gwy_dir):
         assert channel.unit == ref.unit_z
         scale = np.ptp(ref.data)
         np.testing.assert_allclose(channel.data, ref.data, rtol=1e-9, atol=1e-9 * scale)
-        ny, nx = ref.data.shape
-        np.testing.assert_allclose(scan.pixel_size, (ref.yreal / ny, ref.xreal / nx), rtol=1e-12)
-        np.testing.assert_allclose(scan.origin, (ref.yoff, ref.xoff), rtol=1e-12)
+        np.testing.assert_allclose(scan.pixel_size, ref.pixel_size, rtol=1e-12)
+        np.testing.assert_allclose(scan.origin, ref.offset, rtol=1e-12)
 
 
 def test_trace_and_retrace_are_separate_named_channels():
@@ -174,17 +174,8 @@ def test_every_corpus_file_reads_in_si_units(parts):
 
 # ------------------------------------------------------------------------------------ corrupt input
 @pytest.mark.parametrize("parts", [*TIFF_FILES[:2], H5_FILE], ids=lambda p: p[-1])
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_copies_raise_scan_read_error(parts, fraction, tmp_path):
-    raw = _spm(*parts).read_bytes()
-    cut = tmp_path / parts[-1]
-    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    cut = truncated_copy(_spm(*parts), tmp_path / parts[-1], fraction)
     with pytest.raises(ScanReadError):
         sio.read_frames(cut)
-
-
-def test_garbage_with_jpk_suffix_is_a_scan_read_error(tmp_path):
-    path = tmp_path / "noise.jpk"
-    path.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    with pytest.raises(ScanReadError):
-        jpk.read(path)

@@ -11,7 +11,8 @@ import scansr.io
 from scansr.io import mdt
 from scansr.scan import ScanReadError, UnsupportedFormatError
 from tests.conftest import shared_path
-from tests.io.gwyfile_reference import gwyddion_convert, load_fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 MAGIC = b"\x01\xb0\x93\xff"
 
@@ -112,7 +113,7 @@ def test_scanned_frame_like_gwyddion(tmp_path):
     path = tmp_path / "scanned.mdt"
     path.write_bytes(_file(_scanned(_counts())))
     scan = scansr.io.read(path)
-    (reference,) = load_fields(gwyddion_convert(path, tmp_path))
+    (reference,) = gwyddion_fields(path, tmp_path)
     np.testing.assert_allclose(scan.channels[0].data, reference.data, rtol=1e-12)
     assert reference.unit_z == scan.channels[0].unit
     assert scan.pixel_size == pytest.approx((reference.yreal / 6, reference.xreal / 10), rel=1e-7)
@@ -139,7 +140,7 @@ def test_mda_frame_like_gwyddion(tmp_path):
     path = tmp_path / "mda.mdt"
     path.write_bytes(_file(_mda(values)))
     scan = scansr.io.read(path)
-    (reference,) = load_fields(gwyddion_convert(path, tmp_path))
+    (reference,) = gwyddion_fields(path, tmp_path)
     np.testing.assert_allclose(scan.channels[0].data, reference.data, rtol=1e-12)
     # Gwyddion makes the field (n - 1) steps wide; scansr's pixel is one step
     assert scan.pixel_size == pytest.approx((reference.yreal / 7, reference.xreal / 11), rel=1e-12)
@@ -186,13 +187,11 @@ def test_garbage_image_size_is_a_read_error(tmp_path):
         scansr.io.read(path)
 
 
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_synthetic_file_is_a_read_error(tmp_path, fraction):
     raw = _file(_mda(np.zeros((8, 12))), _scanned(_counts()))
-    path = tmp_path / "cut.mdt"
-    path.write_bytes(raw[: int(len(raw) * fraction)])
     with pytest.raises(ScanReadError):
-        scansr.io.read(path)
+        scansr.io.read(truncated_copy(raw, tmp_path / "cut.mdt", fraction))
 
 
 # ------------------------------------------------------------------------------------------------- real file
@@ -207,7 +206,7 @@ def test_real_current_map_like_gwyddion(gaas, tmp_path):
     assert scan.names == ("1F:Iprobe", "1B:Iprobe")
     assert [c.direction for c in scan] == ["trace", "retrace"]
     assert scan.shape == (256, 256)
-    fields = load_fields(gwyddion_convert(gaas, tmp_path))
+    fields = gwyddion_fields(gaas, tmp_path)
     assert [f.title for f in fields] == [
         "1F:Iprobe (2)",
         "1B:Iprobe (3)",
@@ -234,10 +233,7 @@ def test_real_current_map_like_gwyddion(gaas, tmp_path):
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_real_file_is_a_read_error(gaas, tmp_path, fraction):
-    raw = gaas.read_bytes()
-    path = tmp_path / gaas.name
-    path.write_bytes(raw[: int(len(raw) * fraction)])
     with pytest.raises(ScanReadError):
-        scansr.io.read(path)
+        scansr.io.read(truncated_copy(gaas, tmp_path / gaas.name, fraction))

@@ -9,7 +9,8 @@ import scansr.io
 from scansr.io import mi
 from scansr.scan import ScanReadError, UnsupportedFormatError
 from tests.conftest import shared_path
-from tests.io.gwyfile_reference import gwyddion_convert, load_fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 
 def _line(key: str, value: str) -> str:
@@ -73,7 +74,7 @@ def test_synthetic_like_gwyddion(tmp_path, sample_type):
     path = tmp_path / "synthetic.mi"
     path.write_bytes(_mi_file(_samples(sample_type), BUFFERS, sample_type=sample_type))
     scan = scansr.io.read(path)
-    fields = load_fields(gwyddion_convert(path, tmp_path))
+    fields = gwyddion_fields(path, tmp_path)
     assert [f.title for f in fields] == ["Topography", "Topography", "Deflection"]
     for channel, field in zip(scan.channels, fields, strict=True):
         np.testing.assert_allclose(channel.data, field.data, rtol=1e-12)
@@ -102,13 +103,11 @@ def test_ascii_data_is_unsupported(tmp_path):
         scansr.io.read(path)
 
 
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_synthetic_file_is_a_read_error(tmp_path, fraction):
     raw = _mi_file(_samples("BINARY_32"), BUFFERS, sample_type="BINARY_32")
-    path = tmp_path / "cut.mi"
-    path.write_bytes(raw[: int(len(raw) * fraction)])
     with pytest.raises(ScanReadError):
-        scansr.io.read(path)
+        scansr.io.read(truncated_copy(raw, tmp_path / "cut.mi", fraction))
 
 
 # ------------------------------------------------------------------------------------------------- real file
@@ -126,7 +125,7 @@ def test_magni_example_like_gwyddion(example, tmp_path):
     # The header has no xLength/yLength: Gwyddion warns and substitutes a dummy 1 nm field; scansr gives None.
     assert b"xLength" not in example.read_bytes()[:2000]
     assert scan.pixel_size is None
-    fields = load_fields(gwyddion_convert(example, tmp_path))
+    fields = gwyddion_fields(example, tmp_path)
     assert [f.title for f in fields] == ["Topography", "Topography", "Deflection", "Deflection", "Friction",
                                          "X_Sensor", "Y_Sensor", "Z_Sensor"]  # fmt: skip
     for channel, field in zip(scan.channels, fields, strict=True):
@@ -139,10 +138,7 @@ def test_magni_example_like_gwyddion(example, tmp_path):
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_real_file_is_a_read_error(example, tmp_path, fraction):
-    raw = example.read_bytes()
-    path = tmp_path / example.name
-    path.write_bytes(raw[: int(len(raw) * fraction)])
     with pytest.raises(ScanReadError):
-        scansr.io.read(path)
+        scansr.io.read(truncated_copy(example, tmp_path / example.name, fraction))

@@ -10,7 +10,6 @@ import scansr.io
 from scansr.io import nsid
 from scansr.scan import ScanReadError
 from tests.conftest import TEST_DATA, shared_path
-from tests.io._gwy_compare import truncated_copies
 
 SHIPPED = TEST_DATA / "DTMicroscope" / "PTO_Funakubo0005.h5"
 
@@ -63,13 +62,6 @@ def test_shipped_file_follows_its_metadata():
     assert scan.metadata["scan_center_x"] == pytest.approx(meta["XOffset"])
     heights = scan["HeightRetrace"].data
     assert 1e-12 < np.ptp(heights) < 1e-3
-
-
-@pytest.mark.parametrize("fraction_index", [0, 1, 2], ids=["10%", "50%", "99%"])
-def test_truncated_copies_are_read_errors(tmp_path, fraction_index):
-    cut = truncated_copies(SHIPPED, tmp_path)[fraction_index]
-    with pytest.raises(ScanReadError):
-        scansr.io.read(cut)
 
 
 def test_hdf5_without_measurement_group_is_a_read_error(tmp_path):

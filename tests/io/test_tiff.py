@@ -17,7 +17,8 @@ import scansr.io as sio
 from scansr.io import tiff
 from scansr.scan import Channel, Scan, ScanReadError
 from tests.conftest import shared_path
-from tests.io.gwyddion_fields import convert, fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 PARK = ["Park_20210916_034.tiff", "ForceCurve_009.tiff"]
 ZEISS = ["test_tiff_Zeiss_SEM_1k.tif", "test_tiff_Zeiss_SEM_512pix.tif", "ZEISS_SEM_multipage.tif"]
@@ -59,13 +60,12 @@ def _scan(pixel_size=(2.5e-9, 1.0e-9)) -> Scan:
 def test_park_matches_gwyddion(name, gwy_dir):
     path = _park(name)
     scan = sio.read(path)
-    (ref,) = fields(convert(path, gwy_dir)).values()
+    (ref,) = gwyddion_fields(path, gwy_dir)
     assert scan.format == "tiff"
     assert scan.names == (ref.title,) == ("Topography",)
     assert scan["Topography"].unit == ref.unit_z == "m"
     np.testing.assert_allclose(scan["Topography"].data, ref.data, rtol=1e-9, atol=1e-9 * np.ptp(ref.data))
-    ny, nx = ref.data.shape
-    np.testing.assert_allclose(scan.pixel_size, (ref.yreal / ny, ref.xreal / nx), rtol=1e-12)
+    np.testing.assert_allclose(scan.pixel_size, ref.pixel_size, rtol=1e-12)
     assert scan.instrument.startswith("Park Systems")
 
 
@@ -130,7 +130,7 @@ def test_crop_can_be_switched_off():
 
 def test_zeiss_grey_levels_match_gwyddion(gwy_dir):
     path = _zeiss(ZEISS[1])
-    (ref,) = fields(convert(path, gwy_dir)).values()
+    (ref,) = gwyddion_fields(path, gwy_dir)
     full = tiff.read(path, crop_info_bar=False)
     np.testing.assert_array_equal(full.channels[0].data, ref.data)
 
@@ -343,19 +343,15 @@ def test_every_corpus_tiff_reads(parts):
     [("spm", "nanoAFMr", PARK[0]), ("sem", "rosettasciio", ZEISS[0]), ("sem", "rosettasciio", ZEISS[2])],
     ids=lambda p: p[-1],
 )
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_copies_raise_scan_read_error(parts, fraction, tmp_path):
-    raw = shared_path("data", *parts).read_bytes()
-    cut = tmp_path / parts[-1]
-    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    cut = truncated_copy(shared_path("data", *parts), tmp_path / parts[-1], fraction)
     with pytest.raises(ScanReadError):
         sio.read_frames(cut)
 
 
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_scansr_tiff_raises_scan_read_error(fraction, tmp_path):
-    raw = sio.write(_scan(), tmp_path / "scan.tif").read_bytes()
-    cut = tmp_path / "cut.tif"
-    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    cut = truncated_copy(sio.write(_scan(), tmp_path / "scan.tif"), tmp_path / "cut.tif", fraction)
     with pytest.raises(ScanReadError):
         sio.read(cut)

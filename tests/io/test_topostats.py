@@ -10,7 +10,7 @@ import scansr.io
 from scansr.io import topostats
 from scansr.scan import ScanReadError
 from tests.conftest import shared_path
-from tests.io._gwy_compare import truncated_copies
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
 
 NAMES = ["sample_0_1.topostats", "sample_0_2.topostats"]
 
@@ -61,9 +61,9 @@ def test_sniff():
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("fraction_index", [0, 1, 2], ids=["10%", "50%", "99%"])
-def test_truncated_copies_are_read_errors(tmp_path, fraction_index):
-    cut = truncated_copies(_path("sample_0_2.topostats"), tmp_path)[fraction_index]
+@pytest.mark.parametrize("fraction", FRACTIONS)
+def test_truncated_copies_are_read_errors(tmp_path, fraction):
+    cut = truncated_copy(_path("sample_0_2.topostats"), tmp_path / "sample_0_2.topostats", fraction)
     with pytest.raises(ScanReadError):
         scansr.io.read(cut)
 

@@ -15,7 +15,8 @@ import scansr.io as sio
 from scansr.io import wsxm
 from scansr.scan import ScanReadError
 from tests.conftest import shared_path
-from tests.io.gwyddion_fields import convert, fields
+from tests.io.corrupt_files import FRACTIONS, truncated_copy
+from tests.io.gwyddion_reference import gwyddion_fields
 
 NAMES = ["sample_0.stp", "sample_0.top", "sample_1_um_scale.stp", "sample_1_um_scale.top"]
 # [Control] X Amplitude / Y Amplitude as the headers state them, in metres
@@ -40,7 +41,7 @@ def gwy_dir(tmp_path_factory) -> Path:
 def test_values_and_orientation_match_gwyddion(name, gwy_dir):
     path = _path(name)
     scan = sio.read(path)
-    (ref,) = fields(convert(path, gwy_dir)).values()
+    (ref,) = gwyddion_fields(path, gwy_dir)
     assert scan.format == "wsxm"
     assert scan.names == ("Topography",)
     assert ref.title == "Topography"
@@ -59,8 +60,8 @@ def test_pixel_size_from_the_header_amplitudes(name, gwy_dir):
     scan = sio.read(path)
     np.testing.assert_allclose(scan.pixel_size, (size / ny, size / nx), rtol=1e-12)
     if path.stem == "sample_0":  # nm lateral and Z units: Gwyddion agrees
-        (ref,) = fields(convert(path, gwy_dir)).values()
-        np.testing.assert_allclose(scan.pixel_size, (ref.yreal / ny, ref.xreal / nx), rtol=1e-12)
+        (ref,) = gwyddion_fields(path, gwy_dir)
+        np.testing.assert_allclose(scan.pixel_size, ref.pixel_size, rtol=1e-12)
 
 
 @pytest.mark.parametrize("stem", ["sample_0", "sample_1_um_scale"])
@@ -106,10 +107,8 @@ def test_missing_header_end_is_a_scan_read_error(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["sample_0.stp", "sample_0.top"])
-@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+@pytest.mark.parametrize("fraction", FRACTIONS)
 def test_truncated_copies_raise_scan_read_error(name, fraction, tmp_path):
-    raw = _path(name).read_bytes()
-    cut = tmp_path / name
-    cut.write_bytes(raw[: int(len(raw) * fraction)])
+    cut = truncated_copy(_path(name), tmp_path / name, fraction)
     with pytest.raises(ScanReadError):
         sio.read(cut)

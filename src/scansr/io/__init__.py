@@ -264,7 +264,7 @@ def _call_reader(fmt: Format, path: Path, frame: int | None, options: dict) -> S
     except MemoryError:
         raise ScanReadError(
             path, f"not a valid {fmt.description} file: sizes in the header do not fit in memory"
-        )
+        ) from None
     except Exception as exc:  # a parser's own failure on a corrupt file: say so, naming the file
         logger.debug("reader %s failed on %s", fmt.name, path, exc_info=True)
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from scansr.io._common import unique_name
 from scansr.scan import Channel, Scan, ScanReadError, UnsupportedFormatError
 from scansr.units import split_prefix
 
@@ -287,14 +288,12 @@ def _scan(header: _Header, descs: list[_FileDesc], *, single: Path | None) -> Sc
             continue
         counts = np.fromfile(data_path, dtype="<i4", count=xres * yres).reshape(yres, xres)
         unit, factor = split_prefix(desc.unit)
-        name, k = desc.caption, 2
-        while name in names:
-            name, k = f"{desc.caption} ({k})", k + 1
+        name = unique_name(desc.caption, names)
         names.add(name)
         channels.append(Channel(name, counts * (desc.scale * factor), unit=unit, direction=_direction(name)))
         metadata[f"{name}: FileName"] = desc.file_name
         metadata[f"{name}: Offset ({desc.unit})"] = _number(desc.offset)
-    if missing:
+    if missing and channels:
         logger.warning("%s: channel files not found, skipped: %s", header.path, ", ".join(missing))
     if not channels:
         raise ScanReadError(

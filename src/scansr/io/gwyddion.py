@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from scansr.io._common import unique_name
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import split_prefix
 
@@ -341,9 +342,7 @@ def _read_gwy(path: Path, raw: bytes) -> Scan:
         data, geo = _field_geometry(path, f"/{n}/data", fields[n])
         title = container.get(f"/{n}/data/title")
         name = str(title).strip() if isinstance(title, str) and title.strip() else f"Channel {n}"
-        base, k = name, 2
-        while name in names:
-            name, k = f"{base} ({k})", k + 1
+        name = unique_name(name, names)
         names.add(name)
         if reference is None:
             reference = geo

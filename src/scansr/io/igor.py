@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scansr.io._common import unique_names
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import canonical_unit, length_factor
 
@@ -190,16 +191,6 @@ def _labels(path: Path, bin_header: dict, n_layers: int) -> list[str]:
     fields = [raw[i : i + _LABEL].split(b"\0")[0].decode("latin-1") for i in range(0, len(raw), _LABEL)]
     # The first label names the dimension as a whole; one label per layer follows.
     return fields[1 : 1 + n_layers]
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        out.append(name if n == 0 else f"{name} ({n + 1})")
-    return out
 
 
 def note_metadata(note: dict, wave_name: str | None = None) -> dict:
@@ -367,7 +358,7 @@ def read(path: Path, *, frame: int | None = None, **options) -> Scan:
     note = parse_note(wave["note"])
     labels = _labels(path, bin_header, n_layers)
     names = [labels[k] if k < len(labels) and labels[k] else f"Channel {k}" for k in range(n_layers)]
-    names = _unique(names)
+    names = unique_names(names)
     channels = []
     for k, name in enumerate(names):
         image = np.flipud(np.asarray(data[:, :, k], dtype=np.float64).T)

@@ -154,6 +154,15 @@ def _unique(names: list[str], alternatives: list[str | None]) -> list[str]:
     return out
 
 
+def _channels(
+    names: list[str], datas: list[np.ndarray], units: list[str], retraces: list[bool]
+) -> tuple[Channel, ...]:
+    return tuple(
+        Channel(name, data, unit=unit, direction="retrace" if r else "trace")
+        for name, data, unit, r in zip(names, datas, units, retraces, strict=True)
+    )
+
+
 # =========================================================================================== TIFF
 def _tag(page: Any, code: int, default: Any = None) -> Any:
     tag = page.tags.get(code)
@@ -261,11 +270,7 @@ def _read_tiff(path: Path, frame: int | None) -> Scan:
             "slow_scan_direction": str(_tag(head, TAG_SCAN_DIRECTION, "")),
             "kind": "qi-image" if path.name.lower().endswith(".jpk-qi-image") else "image",
         }
-    names = _unique(labels, alternatives)
-    channels = tuple(
-        Channel(name, data, unit=unit, direction="retrace" if r else "trace")
-        for name, data, unit, r in zip(names, datas, units, retraces, strict=True)
-    )
+    channels = _channels(_unique(labels, alternatives), datas, units, retraces)
     return Scan(
         channels=channels,
         pixel_size=pixel_size,
@@ -355,11 +360,7 @@ def _read_h5(path: Path, frame: int | None) -> Scan:
             starts = np.asarray(m["meta-data/start-times"]).reshape(-1)
             if starts.size == n_frames:
                 metadata["frame_start_time_ms"] = int(starts[index])
-    names = _unique(labels, [None] * len(labels))
-    channels = tuple(
-        Channel(name, data, unit=unit, direction="retrace" if r else "trace")
-        for name, data, unit, r in zip(names, datas, units, retraces, strict=True)
-    )
+    channels = _channels(_unique(labels, [None] * len(labels)), datas, units, retraces)
     return Scan(
         channels=channels,
         pixel_size=pixel_size,

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from scansr.io._common import unique_name
 from scansr.scan import Channel, Scan, ScanReadError, UnsupportedFormatError
 from scansr.units import split_prefix
 
@@ -128,9 +129,7 @@ def read(path: Path, *, frame: int | None = None) -> Scan:
         trace = buffer.get("trace", "").strip().casefold()
         direction = "retrace" if trace == "retrace" else "trace" if trace == "trace" else None
         name = f"{label} retrace" if direction == "retrace" else label
-        base, n = name, 2
-        while name in names:
-            name, n = f"{base} ({n})", n + 1
+        name = unique_name(name, names)
         names.add(name)
         unit, factor = split_prefix(buffer.get("bufferUnit", ""))
         try:

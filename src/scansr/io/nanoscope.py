@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scansr.io._common import unique_names
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import PREFIX_EXPONENTS
 
@@ -346,13 +347,7 @@ def _unique_names(items: list[tuple[str, str | None, bool]]) -> list[str]:
     for (_, direction, _), full in zip(items, bases, strict=True):
         both = {d for (_, d, _), f2 in zip(items, bases, strict=True) if f2 == full}
         names.append(full + " retrace" if direction == "retrace" and "trace" in both else full)
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        out.append(name if n == 0 else f"{name} ({n + 1})")
-    return out
+    return unique_names(names)
 
 
 def _metadata(sections: list[_Section], version: int) -> dict:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scansr.io._common import finite_float, unique_names
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import length_factor, parse_quantity, split_prefix
 
@@ -69,15 +70,6 @@ def _parse_ini(text: str) -> dict[str, dict[str, str]]:
             key, _, value = line.partition("=")
             current[key.strip()] = value.strip()
     return sections
-
-
-def _float(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _length(text: str | None) -> float | None:
@@ -196,7 +188,7 @@ def read(path: Path, *, frame: int | None = None, **options) -> Scan:
         order = ">" if sec.get("SaveOrder", "Intel").casefold() == "motorola" else "<"
         dtype = np.dtype(f"{order}{'i' if signed else 'u'}{bits // 8}")
         raw = np.fromfile(path, dtype=dtype, count=points * lines, offset=start).astype(np.float64)
-        zrange, zmin = _float(sec.get("Dim2Range")), _float(sec.get("Dim2Min"))
+        zrange, zmin = finite_float(sec.get("Dim2Range")), finite_float(sec.get("Dim2Min"))
         if zrange is None or zmin is None:
             raise ScanReadError(path, f"channel {sec.get('Dim2Name')!r} has no Dim2Range/Dim2Min")
         lowest = -(2.0 ** (bits - 1)) if signed else 0.0
@@ -212,18 +204,13 @@ def read(path: Path, *, frame: int | None = None, **options) -> Scan:
                 "retrace" if retrace else "trace",
             )
         )
-    names = [c.name for c in channels]
-    if len(set(names)) < len(names):
-        seen: dict[str, int] = {}
-        renamed = []
-        for c in channels:
-            n = seen.get(c.name, 0)
-            seen[c.name] = n + 1
-            renamed.append(c if n == 0 else c.replace(name=f"{c.name} ({n + 1})"))
-        channels = renamed
+    names = unique_names([c.name for c in channels])
+    channels = [
+        c if c.name == name else c.replace(name=name) for c, name in zip(channels, names, strict=True)
+    ]
 
     first = images[0][0]
-    xrange_, yrange = _float(first.get("Dim0Range")), _float(first.get("Dim1Range"))
+    xrange_, yrange = finite_float(first.get("Dim0Range")), finite_float(first.get("Dim1Range"))
     x_factor, y_factor = length_factor(first.get("Dim0Unit", "m")), length_factor(first.get("Dim1Unit", "m"))
     pixel_size = None
     if x_factor and y_factor and xrange_ and yrange and xrange_ > 0 and yrange > 0:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scansr.io._common import unique_names
 from scansr.io.igor import asylum_unit, note_metadata, origin_from_note
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import length_factor
@@ -142,16 +143,6 @@ def _direction(name: str) -> str | None:
     return None
 
 
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        out.append(name if n == 0 else f"{name} ({n + 1})")
-    return out
-
-
 def _read_nsid(path: Path, measurement) -> Scan:
     import h5py
 
@@ -197,7 +188,7 @@ def _read_nsid(path: Path, measurement) -> Scan:
         logger.warning(
             "%s: skipping %d channel(s) whose shape differs from %s", path, len(channels) - len(keep), shape
         )
-    names = _unique([channels[i].name for i in keep])
+    names = unique_names([channels[i].name for i in keep])
     kept = tuple(channels[i].replace(name=n) for i, n in zip(keep, names, strict=True))
     pixel_size = next((pixel_sizes[i] for i in keep if pixel_sizes[i] is not None), None)
     meta, asylum = metas[keep[0]]

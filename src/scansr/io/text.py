@@ -168,21 +168,26 @@ def _channel_from_columns(names: list[str] | None) -> str | None:
     return prefix or None
 
 
-def _lines(
-    path: Path, encoding: str, start: int, delimiter: str | None, decimal_comma: bool
-) -> Iterator[str]:
+def _data_lines(path: Path, encoding: str, start: int) -> Iterator[tuple[int, str]]:
+    """(0-based line index, stripped line) of the non-empty, non-comment lines from line `start` on."""
     with open(path, encoding=encoding, errors="replace", newline=None) as fh:
         for index, raw in enumerate(fh):
             if index < start:
                 continue
             line = raw.strip()
-            if not line or _is_comment(line):
-                continue
-            if delimiter is not None:
-                line = line.rstrip(delimiter)
-            if decimal_comma:
-                line = line.replace(",", ".")
-            yield line
+            if line and not _is_comment(line):
+                yield index, line
+
+
+def _lines(
+    path: Path, encoding: str, start: int, delimiter: str | None, decimal_comma: bool
+) -> Iterator[str]:
+    for _, line in _data_lines(path, encoding, start):
+        if delimiter is not None:
+            line = line.rstrip(delimiter)
+        if decimal_comma:
+            line = line.replace(",", ".")
+        yield line
 
 
 def _slow_parse(
@@ -192,37 +197,31 @@ def _slow_parse(
     rows: list[list[float]] = []
     expected = None
     expected_line = 0
-    with open(path, encoding=encoding, errors="replace", newline=None) as fh:
-        for index, raw in enumerate(fh):
-            if index < start:
+    for index, line in _data_lines(path, encoding, start):
+        tokens = _split(line, delimiter)
+        values = []
+        for column, token in enumerate(tokens, start=1):
+            t = token.strip().strip("\"'")
+            if decimal_comma:
+                t = t.replace(",", ".")
+            if not t and delimiter is not None:
+                values.append(math.nan)
                 continue
-            line = raw.strip()
-            if not line or _is_comment(line):
-                continue
-            tokens = _split(line, delimiter)
-            values = []
-            for column, token in enumerate(tokens, start=1):
-                t = token.strip().strip("\"'")
-                if decimal_comma:
-                    t = t.replace(",", ".")
-                if not t and delimiter is not None:
-                    values.append(math.nan)
-                    continue
-                try:
-                    values.append(float(t.replace("D", "e").replace("d", "e")))
-                except ValueError:
-                    raise ScanReadError(
-                        path, f"not a numeric matrix: line {index + 1}, column {column} is {token[:40]!r}"
-                    ) from None
-            if expected is None:
-                expected, expected_line = len(values), index + 1
-            elif len(values) != expected:
+            try:
+                values.append(float(t.replace("D", "e").replace("d", "e")))
+            except ValueError:
                 raise ScanReadError(
-                    path,
-                    f"not a rectangular matrix: line {index + 1} has {len(values)} values, expected "
-                    f"{expected} (as on line {expected_line}); the file may be truncated or hold other text",
-                )
-            rows.append(values)
+                    path, f"not a numeric matrix: line {index + 1}, column {column} is {token[:40]!r}"
+                ) from None
+        if expected is None:
+            expected, expected_line = len(values), index + 1
+        elif len(values) != expected:
+            raise ScanReadError(
+                path,
+                f"not a rectangular matrix: line {index + 1} has {len(values)} values, expected "
+                f"{expected} (as on line {expected_line}); the file may be truncated or hold other text",
+            )
+        rows.append(values)
     if not rows:
         raise ScanReadError(path, "the file holds no numeric data: not a text matrix")
     return np.array(rows, dtype=np.float64)

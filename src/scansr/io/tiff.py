@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import tifffile
 
+from scansr.io._common import finite_float
 from scansr.scan import DIRECTIONS, Channel, Scan, ScanReadError
 from scansr.units import length_factor, split_prefix
 
@@ -663,14 +664,6 @@ def _fei_metadata(text: Any) -> dict[str, dict[str, str]]:
     return {s: dict(parser[s]) for s in parser.sections()}
 
 
-def _float(text: Any) -> float | None:
-    try:
-        value = float(str(text).strip())
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _read_sem(path: Path, tif: Any, frame: int | None, vendor: str, crop_info_bar: bool) -> Scan:
     pages = _frame_pages(tif)
     index = _frame_index(path, frame, len(pages))
@@ -703,11 +696,11 @@ def _read_sem(path: Path, tif: Any, frame: int | None, vendor: str, crop_info_ba
         tag = next(tags[t] for t in FEI_TAGS if t in tags)
         meta_fei = _fei_metadata(tag.value)
         scan = meta_fei.get("Scan", {})
-        pw, ph = _float(scan.get("PixelWidth")), _float(scan.get("PixelHeight"))
+        pw, ph = finite_float(scan.get("PixelWidth")), finite_float(scan.get("PixelHeight"))
         pixel_size = (ph, pw) if pw and ph and pw > 0 and ph > 0 else None
         metadata["pixel_size_from"] = "[Scan] PixelWidth / PixelHeight" if pixel_size else "none"
         image = meta_fei.get("Image", {})
-        res_y = _float(image.get("ResolutionY"))
+        res_y = finite_float(image.get("ResolutionY"))
         if res_y is not None and 0 < res_y <= ny:
             data_rows = int(res_y)
         for section, key, name in _FEI_KEYS:

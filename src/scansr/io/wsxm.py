@@ -22,13 +22,13 @@ square nm / µm scans; the header is plain text, so it is parsed here.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scansr.io._common import finite_float
 from scansr.scan import Channel, Scan, ScanReadError
 from scansr.units import split_prefix, split_quantity
 
@@ -116,7 +116,7 @@ def read(path: Path, *, frame: int | None = None) -> Scan:
         if dtype.kind == "f":
             factor, rule = z_factor, "float values in the Z Amplitude unit"
         else:
-            lo, hi = _float(misc.get("Minimum")), _float(misc.get("Maximum"))
+            lo, hi = finite_float(misc.get("Minimum")), finite_float(misc.get("Maximum"))
             if lo is None or hi is None or not hi > lo:
                 lo, hi = float(values.min()), float(values.max())
                 rule = "Z Amplitude / (data max - min)"
@@ -177,14 +177,6 @@ def _parse_header(text: str) -> dict[str, dict[str, str]]:
             key, value = stripped.split(":", 1)
             current.setdefault(key.strip(), value.strip())
     return sections
-
-
-def _float(text: Any) -> float | None:
-    try:
-        value = float(str(text).strip())
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _quantity(text: str) -> tuple[float, str, float] | None:

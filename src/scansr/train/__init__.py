@@ -1,33 +1,48 @@
 """Training engine: patch datasets, losses, the loop, checkpoints, distributed data parallel.
 
-``train(config)`` trains the network described by a `TrainConfig` (start from ``recipe(arch)``: the AFM paper's
-VDSR recipe, the SEM paper's GAN, or EDSR's) on the scans of ``config.data.train``, validates on whole scans of
-``config.data.validation`` against bicubic upscaling in physical units, and writes a run folder that a later
-``train(config, resume=True)`` continues exactly. ``predict_tiled`` runs a network on any image size with bounded
-memory.
+``train(config)`` trains the network described by a `TrainConfig` (start from ``recipe(arch)``: the AFM
+paper's VDSR recipe, the SEM paper's GAN, or EDSR's) on the scans of ``config.data.train``, validates on whole
+scans of ``config.data.validation`` against bicubic upscaling in physical units, and writes a run folder that
+a later ``train(config, resume=True)`` continues exactly. ``predict_tiled`` runs a network on any image size
+with bounded memory.
 
-Modules: `scansr.train.config` (the dataclasses, JSON, recipes), `scansr.train.data` (images, degradation of whole
-scans, patch pairs, validation pairs), `scansr.train.losses`, `scansr.train.tiled`, `scansr.train.loop`.
+Modules: `scansr.train.config` (the dataclasses, JSON, recipes), `scansr.train.data` (images, degradation of
+whole scans, patch pairs, validation pairs; numpy only), `scansr.train.losses`, `scansr.train.tiled`,
+`scansr.train.loop`. The names below are imported from them on first use, so that importing
+``scansr.train.config`` (e.g. for command-line choices) does not import torch; building a `TrainConfig` does,
+to check the architecture.
 """
 
-from scansr.train.config import (
-    DataConfig,
-    LossConfig,
-    OptimConfig,
-    TrainConfig,
-    ValidationConfig,
-    recipe,
-)
-from scansr.train.data import PairSampler, PreparedImage, Split, load_images, load_split, prepare_validation
-from scansr.train.losses import (
-    discriminator_loss,
-    generator_adversarial_loss,
-    l1_loss,
-    l2_loss,
-    tv_loss,
-)
-from scansr.train.loop import TrainResult, learning_rate, train, validate
-from scansr.train.tiled import predict_tiled
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> the module that defines it (explicit: no auto-import).
+_EXPORTS = {
+    "DataConfig": "scansr.train.config",
+    "LossConfig": "scansr.train.config",
+    "OptimConfig": "scansr.train.config",
+    "TrainConfig": "scansr.train.config",
+    "ValidationConfig": "scansr.train.config",
+    "recipe": "scansr.train.config",
+    "PairSampler": "scansr.train.data",
+    "PreparedImage": "scansr.train.data",
+    "Split": "scansr.train.data",
+    "load_images": "scansr.train.data",
+    "load_split": "scansr.train.data",
+    "prepare_validation": "scansr.train.data",
+    "TrainResult": "scansr.train.loop",
+    "learning_rate": "scansr.train.loop",
+    "train": "scansr.train.loop",
+    "validate": "scansr.train.loop",
+    "discriminator_loss": "scansr.train.losses",
+    "generator_adversarial_loss": "scansr.train.losses",
+    "l1_loss": "scansr.train.losses",
+    "l2_loss": "scansr.train.losses",
+    "tv_loss": "scansr.train.losses",
+    "predict_tiled": "scansr.train.tiled",
+}
 
 __all__ = [
     "DataConfig",
@@ -53,3 +68,16 @@ __all__ = [
     "tv_loss",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scansr.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -3,20 +3,21 @@
 `TrainConfig` holds everything a run depends on: the network (`arch`, `scales`, `model_kwargs`), the data
 (`DataConfig`), the optimiser and schedule (`OptimConfig`), the loss (`LossConfig`), validation
 (`ValidationConfig`), and the run's own settings (steps, seed, run folder, checkpoint and log intervals). The
-effective configuration is written as ``config.json`` into the run folder; `TrainConfig.from_json` reads such a
-file (or a hand-written partial one) back.
+effective configuration is written as ``config.json`` into the run folder; `TrainConfig.from_json` reads such
+a file (or a hand-written partial one) back.
 
 `recipe` gives the published recipe of an architecture as the starting point:
 
-- ``vdsr``: the AFM paper (Liu et al. 2019) on MATLAB's VDSR: 41×41 HR patches, batch 64, SGD with momentum 0.9,
-  initial learning rate 0.1, weight decay 1e-4, adjustable gradient clipping (global norm ≤ θ/lr with θ = 0.4, as
-  the reference PyTorch VDSR), learning rate ÷10 at each quarter of the run, L2 loss, ×2/×3/×4 in one network.
+- ``vdsr``: the AFM paper (Liu et al. 2019) on MATLAB's VDSR: 41×41 HR patches, batch 64, SGD with momentum
+  0.9, initial learning rate 0.1, weight decay 1e-4, adjustable gradient clipping (global norm ≤ θ/lr with θ =
+  0.4, as the reference PyTorch VDSR), learning rate ÷10 at each quarter of the run, L2 loss, ×2/×3/×4 in one
+  network.
 - ``unet``: the SEM paper's GAN (de Haan et al. 2019): 128×128 HR patches, generator loss
-  ``α·adversarial + β·L1 + γ·TV`` (anisotropic TV, eq. 3), discriminator updated every 4th generator step, Adam.
-  The paper gives the terms' *shares* of the loss (84/14/2 %), not the weights: the weights here are a starting
-  point, not the paper's.
-- every other network: EDSR's recipe (Lim et al. 2017): L1 loss, Adam lr 1e-4 halved at each quarter of the run,
-  48×48 LR patches (96×96 HR at ×2), batch 16.
+  ``α·adversarial + β·L1 + γ·TV`` (anisotropic TV, eq. 3), discriminator updated every 4th generator step,
+  Adam. The paper gives the terms' *shares* of the loss (84/14/2 %), not the weights: the weights here are a
+  starting point, not the paper's.
+- every other network: EDSR's recipe (Lim et al. 2017): L1 loss, Adam lr 1e-4 halved at each quarter of the
+  run, 48×48 LR patches (96×96 HR at ×2), batch 16.
 
 Missing keys in a JSON file take the recipe of its ``arch`` (``vdsr`` if absent); unknown keys are errors.
 """
@@ -58,7 +59,7 @@ FRAMES = ("first", "all")
 ALIGN_METHODS = (None, "median", "mean", "polynomial")
 NORMALISATIONS = ("zscore", "minmax", "none")
 NORMALISE_FROM = ("lr", "hr")
-SCALE_SAMPLINGS = ("sample", "batch")
+SCALE_SAMPLINGS = ("mixed", "batch")
 SCAN_WEIGHTINGS = ("area", "uniform")
 OPTIMIZERS = ("sgd", "adam")
 CLIP_KINDS = ("none", "norm", "value")
@@ -125,8 +126,8 @@ class DataConfig:
         Channel names to use; empty: each scan's ``default_channel`` (the trace topography). Files without any
         of the names are skipped with a warning.
     channel_mode : {"first", "each"}
-        ``"first"``: per file, the first name of `channels` that it has; ``"each"``: every listed channel it has,
-        each as its own image.
+        ``"first"``: per file, the first name of `channels` that it has; ``"each"``: every listed channel it
+        has, each as its own image.
     frames : {"first", "all"}
         Use only the first frame of a video file, or every frame as its own image.
     level_plane : bool
@@ -139,27 +140,30 @@ class DataConfig:
     normalisation : {"zscore", "minmax", "none"}
         Affine normalisation of each image before it enters the network (AFM paper eq. 2: z-score).
     normalise_from : {"lr", "hr"}
-        Fit the normalisation on the degraded LR scan (what enhancement can do: it has only the LR scan), or on
-        the HR scan (the AFM paper's order: normalise, then degrade). LR and HR of a pair share it.
+        Fit the normalisation on the degraded LR scan (what enhancement can do: it has only the LR scan), or
+        on the HR scan (the AFM paper's order: normalise, then degrade). LR and HR of a pair share it.
     patch_size : int
         HR patch side in pixels (41: VDSR; 128: the SEM GAN). Rounded up per scale to a multiple of the scale:
         the LR patch is ``ceil(patch_size / s)`` pixels and the HR patch ``s`` times that.
     batch_size : int
         Global batch (over all processes of a distributed run).
-    scale_sampling : {"sample", "batch"}
-        Draw each sample's scale (VDSR's mixed-scale minibatch) or one scale per batch (EDSR's multi-scale
-        training). Either way each scale's samples go through the network as one group.
+    scale_sampling : {"mixed", "batch"}
+        ``"mixed"``: every batch holds all scales in equal shares, sample ``k`` at ``scales[k % n]`` (VDSR's
+        multi-scale minibatch, stratified: the group sizes stay fixed, so the CPU's convolution kernels are
+        prepared once instead of for every new group size); ``"batch"``: one scale per batch, drawn at random
+        (EDSR's multi-scale training). Each scale's samples go through the network as one group.
     scan_weighting : {"area", "uniform"}
         Draw images in proportion to their LR area (every pixel equally likely) or uniformly.
     augment : bool
         Random dihedral transform (rotations, flips) of each HR scan *before* degrading it (so scan-line
-        artefacts stay along the rows, as in a real scan), and random horizontal / vertical flips of each pair.
+        artefacts stay along the rows, as in a real scan), and random horizontal / vertical flips of each
+        pair.
     degradation : str or mapping
-        How LR scans are made: a name of `scansr.degrade.PRESETS` (``"afm"``, ``"sem"``, ``"bicubic"``), a JSON
-        file with a `DegradationConfig`, or its dict.
+        How LR scans are made: a name of `scansr.degrade.PRESETS` (``"afm"``, ``"sem"``, ``"bicubic"``), a
+        JSON file with a `DegradationConfig`, or its dict.
     degrade_every : int
-        Steps one degraded version of an HR scan is used before a new pipeline is drawn for it (the whole scan is
-        degraded at once, so tip dilation, drift and scan-line noise act as on a real scan).
+        Steps one degraded version of an HR scan is used before a new pipeline is drawn for it (the whole scan
+        is degraded at once, so tip dilation, drift and scan-line noise act as on a real scan).
     """
 
     train: tuple[str, ...] = ()
@@ -174,7 +178,7 @@ class DataConfig:
     normalise_from: str = "lr"
     patch_size: int = 41
     batch_size: int = 64
-    scale_sampling: str = "sample"
+    scale_sampling: str = "mixed"
     scan_weighting: str = "area"
     augment: bool = True
     degradation: str | Mapping[str, Any] = "afm"
@@ -400,8 +404,8 @@ class TrainConfig:
     checkpoint_every, log_every : int
         Steps between checkpoints / between training-loss records in ``log.jsonl``.
     max_time_s : float or None
-        Stop (checkpoint and save) once this much training wall time has passed, counted over resumed sessions;
-        the schedule still runs over `steps`. None: no limit.
+        Stop (checkpoint and save) once this much training wall time has passed, counted over resumed
+        sessions; the schedule still runs over `steps`. None: no limit.
     threads : int or None
         ``torch.set_num_threads`` during training; None: torch's default (in a distributed CPU run: the cores
         divided by the local processes).
@@ -468,7 +472,7 @@ class TrainConfig:
 
     # ---- JSON
     def to_dict(self) -> dict[str, Any]:
-        """The configuration as plain JSON data (tuples as lists), every field present."""
+        """Return the configuration as plain JSON data (tuples as lists), every field present."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
@@ -507,7 +511,7 @@ class TrainConfig:
             raise ValueError(f"{path}: {exc}") from None
 
     def to_json(self) -> str:
-        """The configuration as indented JSON text."""
+        """Return the configuration as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
 
@@ -531,7 +535,7 @@ def _merge(base: Any, data: Mapping[str, Any], prefix: str) -> Any:
 
 # --------------------------------------------------------------------------------------------------- recipes
 def recipe(arch: str) -> TrainConfig:
-    """The published training recipe for `arch` as a `TrainConfig` (data paths and run folder still empty).
+    """Return the published training recipe for `arch` (data paths and run folder still empty).
 
     Change fields with `dataclasses.replace`, e.g. ``replace(cfg, steps=1000, data=replace(cfg.data,
     train=("scans/",)))``.
@@ -544,7 +548,8 @@ def recipe(arch: str) -> TrainConfig:
     Returns
     -------
     TrainConfig
-        ``vdsr``: the AFM paper; ``unet``: the SEM paper's GAN; others: EDSR's recipe (see the module docstring).
+        ``vdsr``: the AFM paper; ``unet``: the SEM paper's GAN; others: EDSR's recipe (see the module
+        docstring).
 
     Raises
     ------

@@ -1,30 +1,30 @@
 """Training data: scans read from files and folders, prepared once, cut into aligned LR/HR patch pairs.
 
 Images
-    `load_images` reads every file (folders are searched recursively), picks the channel(s) (`DataConfig.channels`,
-    default: each scan's ``default_channel``, the trace topography), optionally every frame of a video, and
-    prepares each image once — plane levelling, row alignment, percentile clipping (the AFM paper's eq. 1) — in
-    its physical unit (heights in metres). The prepared images stay in memory (scans are small). Images whose data
-    are byte-identical to one already loaded (a header file and its channel files, trace saved twice) are
-    dropped, so that the split by file cannot leak the same scan into both sets.
+    `load_images` reads every file (folders are searched recursively), picks the channel(s)
+    (`DataConfig.channels`, default: each scan's ``default_channel``, the trace topography), optionally every
+    frame of a video, and prepares each image once — plane levelling, row alignment, percentile clipping (the
+    AFM paper's eq. 1) — in its physical unit (heights in metres). The prepared images stay in memory (scans
+    are small). Images whose data are byte-identical to one already loaded (a header file and its channel
+    files, trace saved twice) are dropped, so that the split by file cannot leak the same scan into both sets.
 
 Degradation of whole scans
     LR images are made from the *whole* HR scan, not from patches: tip dilation, drift, scan-line offsets, 1/f
     noise and noise levels relative to the scan's range act as they do on a real scan, and the patch border
-    carries no artefact of its own. Each (image, scale) pair has one degraded version at a time, drawn with its
-    own pipeline (`scansr.degrade.sample_pipeline`) after a random dihedral transform of the HR scan (rotations
-    and flips happen *before* the scan is "measured", so scan-line artefacts always run along the rows). A version
-    is used for `DataConfig.degrade_every` steps; the versions of different images change at staggered steps so
-    that the cost of re-degrading is spread evenly. An LR patch at LR pixel ``(y, x)`` of side ``p`` is paired
-    with the HR patch at ``(s·y, s·x)`` of side ``s·p``: the sampling functions keep the top-left corner of the
-    field of view, so the pair covers the same area (up to the sub-pixel phase of point sampling, which a real
-    low-pixel scan has too).
+    carries no artefact of its own. Each (image, scale) pair has one degraded version at a time, drawn with
+    its own pipeline (`scansr.degrade.sample_pipeline`) after a random dihedral transform of the HR scan
+    (rotations and flips happen *before* the scan is "measured", so scan-line artefacts always run along the
+    rows). A version is used for `DataConfig.degrade_every` steps; the versions of different images change at
+    staggered steps so that the cost of re-degrading is spread evenly. An LR patch at LR pixel ``(y, x)`` of
+    side ``p`` is paired with the HR patch at ``(s·y, s·x)`` of side ``s·p``: the sampling functions keep the
+    top-left corner of the field of view, so the pair covers the same area (up to the sub-pixel phase of point
+    sampling, which a real low-pixel scan has too).
 
 Randomness without state
     Every random draw comes from a generator seeded by a tuple: ``(seed, tag, step, sample)`` for a patch,
-    ``(seed, tag, image, scale, generation)`` for a degraded version. A batch is therefore a pure function of the
-    step and the sample indices: resuming needs no data-loader state, and the processes of a distributed run,
-    each drawing its own share of sample indices, together draw exactly the batch a single process would.
+    ``(seed, tag, image, scale, generation)`` for a degraded version. A batch is therefore a pure function of
+    the step and the sample indices: resuming needs no data-loader state, and the processes of a distributed
+    run, each drawing its own share of sample indices, together draw exactly the batch a single process would.
 
 Validation pairs (`prepare_validation`) are degraded once per scale with a generator seeded by the validation
 seed and the file's name, channel and frame, so validation numbers are comparable across runs.
@@ -52,8 +52,8 @@ from scansr.train.config import DataConfig
 
 __all__ = [
     "Group",
-    "PreparedImage",
     "PairSampler",
+    "PreparedImage",
     "Split",
     "ValidationPair",
     "find_files",
@@ -150,9 +150,10 @@ def find_files(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
             raise FileNotFoundError(f"no such file or folder: {path}")
         if path.is_dir():
             found = sorted(
-                f for f in path.rglob("*")
+                f
+                for f in path.rglob("*")
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
-            )  # fmt: skip
+            )
             items = [(f, False) for f in found]
         else:
             items = [(path, True)]
@@ -203,8 +204,9 @@ def prepare_image(data: np.ndarray, config: DataConfig) -> np.ndarray:
 
 
 def fit_normalisation(x: np.ndarray, kind: str) -> tuple[float, float]:
-    """``(offset, scale)`` of the normalisation ``(x − offset) / scale`` of kind ``"zscore"``, ``"minmax"`` or
-    ``"none"`` (``(0, 1)``).
+    """Fit the normalisation ``(x − offset) / scale``; return ``(offset, scale)``.
+
+    `kind` is ``"zscore"`` (AFM paper eq. 2), ``"minmax"`` or ``"none"`` (``(0, 1)``).
 
     Raises
     ------
@@ -232,9 +234,9 @@ def load_images(
     """Read and prepare the images of the files and folders `paths`.
 
     Files found in folders that are not scans are skipped (logged at INFO), as are unreadable ones (WARNING);
-    an explicitly named file that cannot be read is an error. Scans without the requested channel(s) and images
-    that cannot be prepared (non-finite values, flat) are skipped with a warning; byte-identical duplicates are
-    dropped (INFO).
+    an explicitly named file that cannot be read is an error. Scans without the requested channel(s) and
+    images that cannot be prepared (non-finite values, flat) are skipped with a warning; byte-identical
+    duplicates are dropped (INFO).
 
     Parameters
     ----------
@@ -259,6 +261,8 @@ def load_images(
     ScanReadError
         If an explicitly named file cannot be read.
     """
+    if not paths:
+        raise ValueError(f"no {what} files or folders given")
     images: list[PreparedImage] = []
     digests: dict[str, str] = {}
     skipped: list[str] = []
@@ -280,9 +284,11 @@ def load_images(
             names = _select_channels(scan, config)
             if not names:
                 logger.warning(
-                    "%s: none of the channels %s, skipped (the file has %s)", path, list(config.channels),
+                    "%s: none of the channels %s, skipped (the file has %s)",
+                    path,
+                    list(config.channels),
                     list(scan.names),
-                )  # fmt: skip
+                )
                 skipped.append(f"{path}: no channel {list(config.channels)}")
                 continue
             for name in names:
@@ -317,9 +323,20 @@ def load_images(
             f"no {what} image in {[str(p) for p in paths]}"
             + (f" ({why})" if why else " (no scan files found)")
         )
-    units = sorted({im.unit for im in images})
+    units: dict[str, list[str]] = {}
+    for im in images:
+        units.setdefault(im.unit, []).append(im.name)
     if len(units) > 1:
-        logger.warning("%s images have different units %s; each is normalised on its own", what, units)
+        listing = "; ".join(
+            f"{len(v)} in {k!r} ({', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
+            for k, v in sorted(units.items(), key=lambda kv: -len(kv[1]))
+        )
+        logger.warning(
+            "%s images have different units: %s. Each is normalised on its own; name the channels "
+            "(data.channels) to train on one kind",
+            what,
+            listing,
+        )
     logger.info("%s set: %d image(s) from %s", what, len(images), [str(p) for p in paths])
     return images
 
@@ -367,7 +384,7 @@ def load_split(path: str | Path) -> Split:
 
 
 def resolve_degradation(spec: str | Mapping[str, Any]) -> degrade.DegradationConfig:
-    """The `DegradationConfig` named by `spec`: a preset name, a JSON file, or a dict.
+    """Return the `DegradationConfig` named by `spec`: a preset name, a JSON file, or a dict.
 
     Raises
     ------
@@ -513,7 +530,7 @@ class PairSampler:
         return (step + (image * every) // len(self.images)) // every
 
     def version(self, image: int, scale: int, step: int) -> _Version:
-        """The degraded version of (`image`, `scale`) used at `step` (cached until its generation ends)."""
+        """Return the degraded version of (`image`, `scale`) used at `step` (cached for its generation)."""
         gen = self.generation(image, step)
         key = (image, scale)
         cached = self._cache.get(key)
@@ -537,17 +554,15 @@ class PairSampler:
         return version
 
     def batch_scale(self, step: int) -> int:
-        """The scale of every sample at `step` when ``scale_sampling == "batch"``."""
+        """Return the scale of every sample at `step` when ``scale_sampling == "batch"``."""
         rng = np.random.default_rng((self.seed, _BATCH_SCALE, step))
         return self.scales[int(rng.integers(len(self.scales)))]
 
     def sample(self, step: int, k: int) -> tuple[int, np.ndarray, np.ndarray]:
         """Sample `k` of the global batch at `step`: ``(scale, lr (p, p), hr (s·p, s·p))``, float32."""
         rng = np.random.default_rng((self.seed, _PATCH, step, k))
-        if self.config.scale_sampling == "batch":
-            s = self.batch_scale(step)
-        else:
-            s = self.scales[int(rng.integers(len(self.scales)))]
+        mixed = self.config.scale_sampling == "mixed"
+        s = self.scales[k % len(self.scales)] if mixed else self.batch_scale(step)
         image = int(self._eligible[s][rng.choice(len(self._eligible[s]), p=self._weights[s])])
         v = self.version(image, s, step)
         p = self.lr_patch[s]
@@ -564,7 +579,7 @@ class PairSampler:
         return s, lr, hr
 
     def batch(self, step: int, samples: Iterable[int]) -> list[Group]:
-        """The given samples of the global batch at `step`, grouped by scale (ascending).
+        """Return the given samples of the global batch at `step`, grouped by scale (ascending).
 
         Parameters
         ----------

@@ -1,27 +1,30 @@
 """The training loop: `train(config)` → a run folder with logs, checkpoints and saved models.
 
 Run folder (`TrainConfig.out`)
-    ``config.json`` (the effective `TrainConfig`), ``files.json`` (every image used, with its split and data hash),
-    ``log.jsonl`` (one JSON record per line: ``start``, ``baseline`` (bicubic on the validation set), ``train``
-    every `log_every` steps, ``val`` after each validation, ``end``), ``checkpoint.pt`` (everything needed to
-    continue), ``model/`` (the latest weights) and ``best/`` (best mean validation PSNR), both written with
-    `scansr.models.save_model` (safetensors + ``config.json``).
+    ``config.json`` (the effective `TrainConfig`), ``files.json`` (every image used, with its split and data
+    hash), ``log.jsonl`` (one JSON record per line: ``start``, ``baseline`` (bicubic on the validation set),
+    ``train`` every `log_every` steps, ``val`` after each validation, ``end``), ``checkpoint.pt`` (everything
+    needed to continue), ``model/`` (the latest weights) and ``best/`` (best mean validation PSNR), both
+    written with `scansr.models.save_model` (safetensors + ``config.json``).
 
 Exact resumption
-    A batch is a pure function of the seed, the step and the sample indices (`scansr.train.data`), the learning rate
-    a pure function of the step, and the checkpoint holds the weights, the optimiser state (momentum, Adam moments),
-    the discriminator and its optimiser, the gradient scaler, and torch's and Python's global RNG states.
-    ``train(config, resume=True)`` therefore continues exactly where the checkpoint was written: on the CPU,
-    10 steps + resume + 10 steps give bit-identical weights to 20 steps. The checkpoint is written to a temporary
-    file and renamed over the old one (`scansr._atomic`), so a run killed at any moment (SIGKILL included) resumes
-    from the last complete checkpoint; log records written after it are dropped on resume.
+    A batch is a pure function of the seed, the step and the sample indices (`scansr.train.data`), the
+    learning rate a pure function of the step, and the checkpoint holds the weights, the optimiser state
+    (momentum, Adam moments), the discriminator and its optimiser, the gradient scaler, and torch's and
+    Python's global RNG states. ``train(config, resume=True)`` therefore continues exactly where the
+    checkpoint was written: on the CPU, 10 steps + resume + 10 steps give bit-identical weights to 20 steps.
+    The checkpoint is written to a temporary file and renamed over the old one (`scansr._atomic`), so a run
+    killed at any moment (SIGKILL included) resumes from the last complete checkpoint; log records written
+    after it are dropped on resume. ``model/`` is refreshed with every checkpoint. Data draws need no saved
+    generator state: their generators are seeded by counters.
 
 Distributed data parallel
     Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment), or when the caller has initialised
-    ``torch.distributed``, each of the W processes computes the samples ``[r·B/W, (r+1)·B/W)`` of the global batch B
-    and `DistributedDataParallel` averages the gradients: the union of the shards is the single-process batch, and
-    every loss is a mean of per-sample means, so the averaged gradient equals the single-process gradient up to the
-    order of floating-point additions. Backend gloo on CPU, nccl on GPU. Process 0 validates and writes the files.
+    ``torch.distributed``, each of the W processes computes the samples ``[r·B/W, (r+1)·B/W)`` of the global
+    batch B and `DistributedDataParallel` averages the gradients: the union of the shards is the
+    single-process batch, and every loss is a mean of per-sample means, so the averaged gradient equals the
+    single-process gradient up to the order of floating-point additions. Backend gloo on CPU, nccl on GPU.
+    Process 0 validates and writes the files.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from scansr.scan import OutputExistsError
 from scansr.train import losses
 from scansr.train.config import OptimConfig, TrainConfig
 from scansr.train.data import (
+    Group,
     PairSampler,
     ValidationPair,
     load_images,
@@ -83,8 +87,15 @@ _CHECKPOINT_VERSION = 1
 
 # Settings that may change between a run and its resumption without changing what is computed.
 _RESUMABLE_CHANGES = {
-    "steps", "out", "max_time_s", "checkpoint_every", "log_every", "threads", "device", "validation.every",
-}  # fmt: skip
+    "steps",
+    "out",
+    "max_time_s",
+    "checkpoint_every",
+    "log_every",
+    "threads",
+    "device",
+    "validation.every",
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,8 @@ class TrainResult:
         Training wall time over all sessions of the run.
     steps_per_s : float
         Mean speed of this session.
+    network : SRModel
+        The trained network (last weights) on the training device, in eval mode.
     """
 
     run: Path
@@ -125,14 +138,16 @@ class TrainResult:
     validation: dict[str, Any] | None
     elapsed_s: float
     steps_per_s: float
+    network: SRModel = dataclasses.field(repr=False, compare=False)
 
 
 # --------------------------------------------------------------------------------------------------- helpers
 def learning_rate(step: int, optim: OptimConfig, total_steps: int) -> float:
-    """The learning rate of step `step` (0-based) of a `total_steps` run: a pure function of the step.
+    """Return the learning rate of step `step` (0-based) of a `total_steps` run (a pure function of the step).
 
     ``constant``; ``step``: ``lr · gamma^(step // step_every)`` (``step_every`` None: a quarter of the run);
-    ``cosine``: from ``lr`` to ``lr · min_lr_factor``; times a linear warm-up over ``warmup_steps``.
+    ``cosine``: ``lr · (m + (1 − m)·(1 + cos(π·step/total_steps))/2)`` with ``m = min_lr_factor``; then
+    times a linear warm-up over ``warmup_steps``.
     """
     if optim.schedule == "constant":
         factor = 1.0
@@ -140,7 +155,7 @@ def learning_rate(step: int, optim: OptimConfig, total_steps: int) -> float:
         every = optim.step_every or max(1, total_steps // 4)
         factor = optim.gamma ** (step // every)
     else:
-        t = min(step / max(1, total_steps - 1), 1.0)
+        t = min(step / total_steps, 1.0)
         factor = optim.min_lr_factor + (1 - optim.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * t))
     if optim.warmup_steps and step < optim.warmup_steps:
         factor *= (step + 1) / optim.warmup_steps
@@ -188,7 +203,7 @@ class _Dist:
 
 
 class _GeneratorStep(nn.Module):
-    """All scale groups of a batch in one forward call (DistributedDataParallel allows one forward per backward)."""
+    """All scale groups of a batch in one forward call (DDP expects one forward per backward)."""
 
     def __init__(self, model: SRModel):
         super().__init__()
@@ -217,8 +232,9 @@ def _make_optimizer(
 
 
 def _zero_fill_grads(params: list[nn.Parameter]) -> None:
-    # Every parameter always has a gradient (zeros where unused, e.g. the tail of a scale absent from a batch), so
-    # that weight decay and momentum treat it the same in one process and under DistributedDataParallel.
+    # Every parameter always has a gradient (zeros where unused, e.g. the tail of a scale absent from a
+    # batch), so that weight decay and momentum treat it the same in one process and under
+    # DistributedDataParallel.
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
@@ -227,6 +243,8 @@ def _zero_fill_grads(params: list[nn.Parameter]) -> None:
 def _clip(params: list[nn.Parameter], optim: OptimConfig, lr: float) -> float | None:
     if optim.clip == "none":
         return None
+    if optim.clip_by_lr and lr <= 0:
+        return None  # θ / 0: no bound
     bound = optim.clip_value / lr if optim.clip_by_lr else optim.clip_value
     if optim.clip == "norm":
         return float(torch.nn.utils.clip_grad_norm_(params, bound))
@@ -236,9 +254,11 @@ def _clip(params: list[nn.Parameter], optim: OptimConfig, lr: float) -> float | 
 
 @contextlib.contextmanager
 def _torch_settings(config: TrainConfig, run: _Dist) -> Iterator[None]:
+    """Thread count and deterministic algorithms for the run; torch's settings are restored afterwards."""
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    benchmark = torch.backends.cudnn.benchmark
     try:
         if config.threads is not None:
             torch.set_num_threads(config.threads)
@@ -253,6 +273,7 @@ def _torch_settings(config: TrainConfig, run: _Dist) -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def _autocast(config: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager:
@@ -278,8 +299,8 @@ def validate(
 ) -> dict[str, Any]:
     """PSNR and SSIM of `model` and of bicubic upscaling on validation pairs, in physical units.
 
-    Each LR scan is normalised as in training, super-resolved whole (tiled), the output mapped back to physical
-    units (metres for heights) and compared with the HR reference over ``data_range = HR max − min``.
+    Each LR scan is normalised as in training, super-resolved whole (tiled), the output mapped back to
+    physical units (metres for heights) and compared with the HR reference over ``data_range = HR max − min``.
 
     Parameters
     ----------
@@ -298,7 +319,8 @@ def validate(
     -------
     dict
         ``psnr``, ``ssim``, ``psnr_bicubic``, ``ssim_bicubic`` (means over images and scales; None if not
-        finite), ``by_scale`` (the same per scale, with ``n``) and ``images`` (one record per image and scale).
+        finite), ``by_scale`` (the same per scale, with ``n``) and ``images`` (one record per image and
+        scale).
     """
     was_training = model.training
     model.eval()
@@ -319,9 +341,15 @@ def validate(
                 logger.warning("validation: the network's output on %s ×%d is not finite", p.name, p.scale)
                 psnr = score = math.nan
             records.append(
-                {"image": p.name, "scale": p.scale, "psnr": psnr, "ssim": score,
-                 "psnr_bicubic": p.bicubic_psnr, "ssim_bicubic": p.bicubic_ssim}
-            )  # fmt: skip
+                {
+                    "image": p.name,
+                    "scale": p.scale,
+                    "psnr": psnr,
+                    "ssim": score,
+                    "psnr_bicubic": p.bicubic_psnr,
+                    "ssim_bicubic": p.bicubic_ssim,
+                }
+            )
     finally:
         model.train(was_training)
 
@@ -389,7 +417,7 @@ def _config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: 
 
 
 def _model_config(model: SRModel, config: TrainConfig, extra: Mapping[str, Any]) -> ModelConfig:
-    """The ``config.json`` of a saved model: how to prepare its input, and how it was trained."""
+    """Return the ``config.json`` of a saved model: how to prepare its input, and how it was trained."""
     d = config.data
     return ModelConfig.for_model(
         model,
@@ -419,8 +447,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         The run (see `recipe` for the published recipes).
     resume : bool
         Continue the run in ``config.out`` from its checkpoint (exactly: see the module docstring). Without a
-        checkpoint there the run starts from step 0. The configuration must equal the run's, except for `steps`,
-        `max_time_s`, `checkpoint_every`, `log_every`, `threads`, `device` and `out`.
+        checkpoint there the run starts from step 0. The configuration must equal the run's, except for
+        `steps`, `max_time_s`, `checkpoint_every`, `log_every`, `validation.every`, `threads`, `device` and
+        `out` (more `steps` extend the run; the cosine schedule and the step schedule without `step_every`
+        stretch with them; other thread counts may change the last bits of the results).
     progress : bool
         Show a progress bar (loss, validation PSNR, steps/s, time left) on stderr.
 
@@ -433,8 +463,10 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     OutputExistsError
         If ``config.out`` holds a run already and `resume` is false.
     ValueError
-        If the data give no usable image, the resumed run's configuration differs in a setting that changes the
-        computation (the message lists them), or the batch does not divide among the processes.
+        If the data give no usable image, the resumed run's configuration differs in a setting that changes
+        the computation (the message lists them), or the batch does not divide among the processes.
+    FloatingPointError
+        If the training loss becomes NaN or infinite (the last checkpoint is kept).
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -446,19 +478,171 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         run.close()
 
 
+class _Networks:
+    """The generator (the SR network), the optional discriminator, their optimisers and the gradient scaler."""
+
+    def __init__(self, config: TrainConfig, run: _Dist):
+        device = run.device
+        self.model = build_model(
+            config.arch,
+            scales=config.scales,
+            generator=torch.Generator().manual_seed(config.seed),
+            **config.model_kwargs,
+        ).to(device)
+        self.model.train()
+        self.params = list(self.model.parameters())
+        self.optimizer = _make_optimizer(self.params, config.optim)
+        self.disc: Discriminator | None = None
+        self.d_optimizer: torch.optim.Optimizer | None = None
+        self.d_params: list[nn.Parameter] = []
+        if config.loss.adversarial > 0:
+            self.disc = Discriminator(
+                self.model.out_channels,
+                generator=torch.Generator().manual_seed(config.seed + 1),
+                **config.loss.discriminator_kwargs,
+            ).to(device)
+            self.d_params = list(self.disc.parameters())
+            self.d_optimizer = torch.optim.Adam(
+                self.d_params, lr=config.loss.discriminator_lr or config.optim.lr, betas=config.optim.betas
+            )
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=config.precision == "float16" and device.type == "cuda"
+        )
+        _zero_fill_grads(self.params + self.d_params)
+        # What runs forward: the bare modules, or DistributedDataParallel around them (one forward per backward).
+        self.g_step: nn.Module = _GeneratorStep(self.model)
+        self.d_step: nn.Module | None = _DiscriminatorStep(self.disc) if self.disc is not None else None
+        if run.active:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            # Post-upsampling nets have one tail per scale: a tail absent from a process's share is unused.
+            per_scale = len(config.scales) > 1 and any(
+                isinstance(m, nn.ModuleDict) for m in self.model.modules()
+            )
+            self.g_step = DDP(self.g_step, device_ids=ids, find_unused_parameters=per_scale)
+            if self.d_step is not None:
+                self.d_step = DDP(self.d_step, device_ids=ids)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "discriminator": self.disc.state_dict() if self.disc is not None else None,
+            "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.disc is not None and self.d_optimizer is not None:
+            self.disc.load_state_dict(state["discriminator"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+
+    def step(
+        self, groups: list[Group], *, step: int, lr: float, config: TrainConfig, device: torch.device
+    ) -> tuple[float, dict[str, float], float | None]:
+        """One optimiser step on this process's share of the batch: ``(loss, terms, discriminator loss)``."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        lrs = [torch.from_numpy(g.lr).to(device) for g in groups]
+        hrs = [torch.from_numpy(g.hr).to(device) for g in groups]
+        n_samples = sum(len(g.samples) for g in groups)
+        weights = [len(g.samples) / n_samples for g in groups]  # every loss is a mean of per-sample means
+
+        self.optimizer.zero_grad(set_to_none=False)
+        if self.disc is not None:
+            self.disc.requires_grad_(False)  # the generator's step leaves the discriminator alone
+        with _autocast(config, device):
+            outs = self.g_step(lrs, [g.scale for g in groups])
+            terms: dict[str, Tensor] = {}
+            for w, sr, hr in zip(weights, outs, hrs, strict=True):
+                sr = sr.float()
+                group_terms = losses.pixel_losses(sr, hr, config.loss)
+                if self.disc is not None:
+                    adv = losses.generator_adversarial_loss(self.disc(sr), kind=config.loss.adversarial_kind)
+                    group_terms["adversarial"] = config.loss.adversarial * adv
+                for k, v in group_terms.items():
+                    terms[k] = terms.get(k, 0.0) + w * v
+            loss = sum(terms.values())
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        _clip(self.params, config.optim, lr)
+        self.scaler.step(self.optimizer)
+
+        d_value = None
+        if self.disc is not None and self.d_step is not None and self.d_optimizer is not None:
+            self.disc.requires_grad_(True)
+            if (step + 1) % config.loss.discriminator_every == 0:
+                self.d_optimizer.zero_grad(set_to_none=False)
+                with _autocast(config, device):
+                    logits = self.d_step([*hrs, *(o.detach().float() for o in outs)])
+                    n = len(hrs)
+                    d_loss = sum(
+                        w * losses.discriminator_loss(real, fake, kind=config.loss.adversarial_kind)
+                        for w, real, fake in zip(weights, logits[:n], logits[n:], strict=True)
+                    )
+                self.scaler.scale(d_loss).backward()
+                self.scaler.step(self.d_optimizer)
+                d_value = float(d_loss.detach())
+        self.scaler.update()
+        return float(loss.detach()), {k: float(v.detach()) for k, v in terms.items()}, d_value
+
+
+class _Window:
+    """Sums of the training losses between two ``train`` log records."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.data_s = 0.0
+        self.steps = 0
+        self.loss = 0.0
+        self.terms: dict[str, float] = {}
+        self.d_loss = 0.0
+        self.d_steps = 0
+
+    def add(self, loss: float, terms: Mapping[str, float], d_loss: float | None) -> None:
+        self.steps += 1
+        self.loss += loss
+        for k, v in terms.items():
+            self.terms[k] = self.terms.get(k, 0.0) + v
+        if d_loss is not None:
+            self.d_loss += d_loss
+            self.d_steps += 1
+
+    def record(self, run: _Dist, device: torch.device) -> dict[str, Any]:
+        """Means over the window (the loss over the global batch); every process must call it."""
+        sums = torch.tensor([self.loss, *self.terms.values()], dtype=torch.float64, device=device)
+        if run.active:
+            dist.all_reduce(sums)
+            sums /= run.world
+        means = (sums / self.steps).tolist()
+        out: dict[str, Any] = {
+            "loss": means[0],
+            "terms": dict(zip(self.terms, means[1:], strict=True)),
+            "steps_per_s": self.steps / max(time.perf_counter() - self.start, 1e-9),
+            # Share of the time spent making batches (mostly degrading scans): raise data.degrade_every if high.
+            "data_share": self.data_s / max(time.perf_counter() - self.start, 1e-9),
+        }
+        if self.d_steps:
+            out["d_loss"] = self.d_loss / self.d_steps
+        return out
+
+
 def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> TrainResult:
     folder = Path(config.out)
     ckpt_path = folder / CHECKPOINT_FILE
+    if not resume and ((folder / CONFIG_FILE).exists() or ckpt_path.exists()):  # every process raises
+        raise OutputExistsError(folder, "holds a training run; pass resume=True (--resume) to continue it")
     if run.main:
-        if not resume and ((folder / CONFIG_FILE).exists() or ckpt_path.exists()):
-            raise OutputExistsError(
-                folder, "holds a training run; pass resume=True (--resume) to continue it"
-            )
         folder.mkdir(parents=True, exist_ok=True)
     run.barrier()
     if config.data.batch_size % run.world:
         raise ValueError(
-            f"data.batch_size {config.data.batch_size} must be a multiple of the number of processes {run.world}"
+            f"data.batch_size {config.data.batch_size} must be a multiple of the {run.world} processes"
         )
     device = run.device
 
@@ -474,56 +658,31 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
     sampler = PairSampler(
         train_images, scales=config.scales, config=d, degradation=degradation, seed=config.seed
     )
-    val_scales = config.validation.scales or config.scales
-    pairs = (
-        prepare_validation(
-            val_images, scales=val_scales, config=d, degradation=degradation, seed=config.validation.seed,
+    pairs: list[ValidationPair] = []
+    if run.main and val_images:
+        pairs = prepare_validation(
+            val_images,
+            scales=config.validation.scales or config.scales,
+            config=d,
+            degradation=degradation,
+            seed=config.validation.seed,
             ssim=config.validation.ssim,
         )
-        if run.main else []
-    )  # fmt: skip
-
     about = {
         "degradation": degradation.to_dict(),
         "train_images": [im.name for im in train_images],
         "validation_images": [im.name for im in val_images],
     }
 
-    # ---- networks and optimisers
-    model = build_model(
-        config.arch,
-        scales=config.scales,
-        generator=torch.Generator().manual_seed(config.seed),
-        **config.model_kwargs,
-    ).to(device)
-    model.train()
-    params = list(model.parameters())
-    optimizer = _make_optimizer(params, config.optim)
-    adversarial = config.loss.adversarial > 0
-    disc = d_optimizer = None
-    d_params: list[nn.Parameter] = []
-    if adversarial:
-        disc = Discriminator(
-            model.out_channels, generator=torch.Generator().manual_seed(config.seed + 1),
-            **config.loss.discriminator_kwargs,
-        ).to(device)  # fmt: skip
-        d_params = list(disc.parameters())
-        d_optimizer = torch.optim.Adam(
-            d_params, lr=config.loss.discriminator_lr or config.optim.lr, betas=config.optim.betas
-        )
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=config.precision == "float16" and device.type == "cuda"
-    )
-
-    # ---- resume
-    start = 0
-    elapsed_before = 0.0
+    # ---- networks, resumed state
+    nets = _Networks(config, run)
+    start, elapsed_before = 0, 0.0
     best_psnr: float | None = None
     best_step: int | None = None
     last_val: dict[str, Any] | None = None
-    resumed = False
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=True)
+    resumed = resume and ckpt_path.exists()
+    if resumed:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if state.get("format") != _CHECKPOINT_FORMAT or state.get("version", 0) > _CHECKPOINT_VERSION:
             raise ValueError(f"{ckpt_path}: not a scansr training checkpoint of a supported version")
         diffs = _config_differences(state["config"], config.to_dict())
@@ -532,28 +691,18 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
                 f"{folder}: the configuration differs from the run's in settings that change the training: "
                 + "; ".join(diffs)
             )
-        model.load_state_dict(state["model"])
-        _zero_fill_grads(params)
-        optimizer.load_state_dict(state["optimizer"])
-        if disc is not None and d_optimizer is not None:
-            disc.load_state_dict(state["discriminator"])
-            _zero_fill_grads(d_params)
-            d_optimizer.load_state_dict(state["d_optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
+        nets.load_state_dict(state)
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
         if device.type == "cuda" and state["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"], device)
-        start = int(state["step"])
-        elapsed_before = float(state["elapsed_s"])
+        start, elapsed_before = int(state["step"]), float(state["elapsed_s"])
         best_psnr, best_step, last_val = state["best_psnr"], state["best_step"], state["last_validation"]
-        resumed = True
         logger.info("resuming %s at step %d", folder, start)
     elif resume:
         logger.info("%s has no checkpoint: starting at step 0", folder)
-    _zero_fill_grads(params + d_params)
 
+    # ---- run folder
     log = _Log(folder / LOG_FILE, run.main)
     if run.main:
         atomic_write_text(folder / CONFIG_FILE, config.to_json())
@@ -565,43 +714,22 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
         kept = _read_log(folder / LOG_FILE, up_to_step=start) if resumed else []
         atomic_write_text(folder / LOG_FILE, "".join(line + "\n" for line in kept))
         log.write(
-            {"event": "start", "step": start, "resumed": resumed, "world_size": run.world, "device": str(device),
-             "threads": torch.get_num_threads(), "train_images": len(train_images), "validation_pairs": len(pairs),
-             "parameters": sum(p.numel() for p in params)}
-        )  # fmt: skip
+            {
+                "event": "start",
+                "step": start,
+                "resumed": resumed,
+                "world_size": run.world,
+                "device": str(device),
+                "threads": torch.get_num_threads(),
+                "train_images": len(train_images),
+                "validation_pairs": len(pairs),
+                "parameters": sum(p.numel() for p in nets.params),
+            }
+        )
         if pairs and not resumed:
-            base = validate_baseline(pairs)
-            log.write({"event": "baseline", "step": 0, **base})
+            log.write({"event": "baseline", "step": 0, **validate_baseline(pairs)})
 
-    # ---- DDP wrappers
-    g_step: nn.Module = _GeneratorStep(model)
-    d_step: nn.Module | None = _DiscriminatorStep(disc) if disc is not None else None
-    if run.active:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [device.index] if device.type == "cuda" else None
-        per_scale = len(config.scales) > 1 and any(isinstance(m, nn.ModuleDict) for m in model.modules())
-        g_step = DDP(g_step, device_ids=ids, find_unused_parameters=per_scale)
-        if d_step is not None:
-            d_step = DDP(d_step, device_ids=ids)
-
-    per_rank = config.data.batch_size // run.world
-    shard = range(run.rank * per_rank, (run.rank + 1) * per_rank)
-
-    # ---- loop
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=config.steps, initial=start, disable=not (progress and run.main), unit="step", dynamic_ncols=True,
-        desc=f"{config.arch} ×{','.join(map(str, config.scales))}",
-    )  # fmt: skip
     session_start = time.perf_counter()
-    window_start, window_steps = session_start, 0
-    loss_sum, terms_sum, d_loss_sum, d_count = 0.0, {}, 0.0, 0
-    postfix: dict[str, str] = _val_postfix(last_val)
-    step = start
-    finished = start >= config.steps
-    stopped = False
 
     def save_checkpoint(at: int) -> None:
         state = {
@@ -609,11 +737,7 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
             "version": _CHECKPOINT_VERSION,
             "step": at,
             "config": config.to_dict(),
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "discriminator": disc.state_dict() if disc is not None else None,
-            "d_optimizer": d_optimizer.state_dict() if d_optimizer is not None else None,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+            **nets.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "python": random.getstate(),
@@ -627,110 +751,81 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
         }
         with atomic_path(ckpt_path) as tmp:
             torch.save(state, tmp)
-        save_model(
-            model,
-            folder / LAST_DIR,
-            config=_model_config(model, config, {**about, "step": at}),
-            overwrite=True,
-        )
+        model_config = _model_config(nets.model, config, {**about, "step": at})
+        save_model(nets.model, folder / LAST_DIR, config=model_config, overwrite=True)
 
+    # ---- loop
+    from tqdm.auto import tqdm
+
+    per_rank = config.data.batch_size // run.world
+    shard = range(run.rank * per_rank, (run.rank + 1) * per_rank)
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        disable=not (progress and run.main),
+        unit="step",
+        dynamic_ncols=True,
+        desc=f"{config.arch} ×{','.join(map(str, config.scales))}",
+    )
+    postfix: dict[str, str] = _val_postfix(last_val)
+    window = _Window()
+    step, stopped = start, False
     try:
         while step < config.steps and not stopped:
             lr = learning_rate(step, config.optim, config.steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            t0 = time.perf_counter()
             groups = sampler.batch(step, shard)
-            lrs = [torch.from_numpy(g.lr).to(device) for g in groups]
-            hrs = [torch.from_numpy(g.hr).to(device) for g in groups]
-            weights = [len(g.samples) / per_rank for g in groups]
-
-            # generator
-            optimizer.zero_grad(set_to_none=False)
-            if disc is not None:
-                disc.requires_grad_(False)
-            with _autocast(config, device):
-                outs = g_step(lrs, [g.scale for g in groups])
-                terms: dict[str, Tensor] = {}
-                for w, sr, hr in zip(weights, outs, hrs, strict=True):
-                    sr = sr.float()
-                    group_terms = losses.pixel_losses(sr, hr, config.loss)
-                    if disc is not None:
-                        group_terms["adversarial"] = (
-                            config.loss.adversarial
-                            * losses.generator_adversarial_loss(disc(sr), kind=config.loss.adversarial_kind)
-                        )
-                    for k, v in group_terms.items():
-                        terms[k] = terms.get(k, 0.0) + w * v
-                loss = sum(terms.values())
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            _clip(params, config.optim, lr)
-            scaler.step(optimizer)
-
-            # discriminator
-            if disc is not None and d_step is not None and d_optimizer is not None:
-                disc.requires_grad_(True)
-                if (step + 1) % config.loss.discriminator_every == 0:
-                    d_optimizer.zero_grad(set_to_none=False)
-                    with _autocast(config, device):
-                        logits = d_step([*hrs, *(o.detach().float() for o in outs)])
-                        n = len(hrs)
-                        d_loss = sum(
-                            w * losses.discriminator_loss(real, fake, kind=config.loss.adversarial_kind)
-                            for w, real, fake in zip(weights, logits[:n], logits[n:], strict=True)
-                        )
-                    scaler.scale(d_loss).backward()
-                    scaler.step(d_optimizer)
-                    d_loss_sum += float(d_loss)
-                    d_count += 1
-            scaler.update()
-
+            window.data_s += time.perf_counter() - t0
+            loss, terms, d_loss = nets.step(groups, step=step, lr=lr, config=config, device=device)
             step += 1
-            window_steps += 1
-            loss_sum += float(loss)
-            for k, v in terms.items():
-                terms_sum[k] = terms_sum.get(k, 0.0) + float(v)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"step {step}: the training loss is {loss}; the run diverged. Resume from the last checkpoint "
+                    "with a lower learning rate (optim.lr) or gradient clipping (optim.clip)"
+                )
+            window.add(loss, terms, d_loss)
             bar.update(1)
 
             if step % config.log_every == 0 or step == config.steps:
-                now = time.perf_counter()
-                record = {
-                    "event": "train", "step": step, "loss": loss_sum / window_steps,
-                    "terms": {k: v / window_steps for k, v in terms_sum.items()}, "lr": lr,
-                    "steps_per_s": window_steps / max(now - window_start, 1e-9),
-                    "elapsed_s": elapsed_before + now - session_start,
-                }  # fmt: skip
-                if d_count:
-                    record["d_loss"] = d_loss_sum / d_count
-                if not math.isfinite(record["loss"]):
-                    logger.warning("step %d: the training loss is not finite (%s)", step, record["loss"])
-                    record["loss"] = None
-                log.write(record)
-                postfix["loss"] = f"{loss_sum / window_steps:.4g}"
+                record = window.record(run, device)
+                log.write(
+                    {
+                        "event": "train",
+                        "step": step,
+                        **record,
+                        "lr": lr,
+                        "elapsed_s": elapsed_before + time.perf_counter() - session_start,
+                    }
+                )
+                postfix["loss"] = f"{record['loss']:.4g}"
                 bar.set_postfix(postfix)
-                window_start, window_steps, loss_sum, terms_sum, d_loss_sum, d_count = now, 0, 0.0, {}, 0.0, 0
+                window = _Window()
 
+            # Only process 0 validates; the others wait for it in their next gradient all-reduce.
             if pairs and (step % config.validation.every == 0 or step == config.steps):
+                v = config.validation
                 last_val = validate(
-                    model, pairs, tile=config.validation.tile, overlap=config.validation.overlap,
-                    ssim=config.validation.ssim, device=device,
-                )  # fmt: skip
-                psnr = last_val["psnr"]
-                improved = psnr is not None and (best_psnr is None or psnr > best_psnr)
+                    nets.model, pairs, tile=v.tile, overlap=v.overlap, ssim=v.ssim, device=device
+                )
+                improved = last_val["psnr"] is not None and (
+                    best_psnr is None or last_val["psnr"] > best_psnr
+                )
                 if improved:
-                    best_psnr, best_step = psnr, step
+                    best_psnr, best_step = last_val["psnr"], step
+                    extra = {**about, "step": step, "validation": _brief(last_val)}
                     save_model(
-                        model, folder / BEST_DIR, overwrite=True,
-                        config=_model_config(model, config, {**about, "step": step, "validation": _brief(last_val)}),
-                    )  # fmt: skip
+                        nets.model,
+                        folder / BEST_DIR,
+                        config=_model_config(nets.model, config, extra),
+                        overwrite=True,
+                    )
                 log.write({"event": "val", "step": step, "best": improved, **last_val})
                 postfix.update(_val_postfix(last_val))
                 bar.set_postfix(postfix)
-            # The other processes need no barrier here: their next gradient all-reduce waits for process 0.
 
             if config.max_time_s is not None:
                 over = elapsed_before + time.perf_counter() - session_start >= config.max_time_s
-                if run.active:
+                if run.active:  # process 0's clock decides for all
                     flag = torch.tensor([1.0 if over else 0.0], device=device)
                     dist.broadcast(flag, 0)
                     over = bool(flag.item())
@@ -738,18 +833,26 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
 
             if run.main and (step % config.checkpoint_every == 0 or step == config.steps or stopped):
                 save_checkpoint(step)
-        finished = step >= config.steps
     finally:
         bar.close()
 
     elapsed = elapsed_before + time.perf_counter() - session_start
-    session_steps = step - start
-    speed = session_steps / max(time.perf_counter() - session_start, 1e-9)
+    speed = (step - start) / max(time.perf_counter() - session_start, 1e-9)
+    finished = step >= config.steps
     if run.main:
         if not (folder / LAST_DIR).exists():
             save_checkpoint(step)
-        log.write({"event": "end", "step": step, "finished": finished, "elapsed_s": elapsed, "steps_per_s": speed,
-                   "best_step": best_step, "best_psnr": best_psnr})  # fmt: skip
+        log.write(
+            {
+                "event": "end",
+                "step": step,
+                "finished": finished,
+                "elapsed_s": elapsed,
+                "steps_per_s": speed,
+                "best_step": best_step,
+                "best_psnr": best_psnr,
+            }
+        )
     run.barrier()
     return TrainResult(
         run=folder,
@@ -762,6 +865,7 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
         validation=last_val,
         elapsed_s=elapsed,
         steps_per_s=speed,
+        network=nets.model.eval(),
     )
 
 

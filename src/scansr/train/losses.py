@@ -1,7 +1,8 @@
-"""Loss functions: pixel losses, anisotropic total variation (SEM paper eq. 3), GAN losses, and their weighted sum.
+"""Loss functions: pixel losses, anisotropic total variation (SEM paper eq. 3), GAN losses, weighted sums.
 
-Every loss returns the mean over the batch of a per-sample value, so that a batch split into groups (one per scale,
-or one per process of a distributed run) gives the same total when the group losses are weighted by their sizes.
+Every loss returns the mean over the batch of a per-sample value, so that a batch split into groups (one per
+scale, or one per process of a distributed run) gives the same total when the group losses are weighted by
+their sizes.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def l2_loss(sr: Tensor, hr: Tensor) -> Tensor:
 
 
 def tv_loss(x: Tensor) -> Tensor:
-    """Anisotropic total variation (SEM paper eq. 3) as a mean: ``mean|x[i+1,j] − x[i,j]| + mean|x[i,j+1] − x[i,j]|``.
+    """Anisotropic total variation (SEM paper eq. 3) as means: ``mean|∂y x| + mean|∂x x|``.
 
-    Eq. 3 sums the absolute differences to the next pixel down and to the right over the image; dividing each sum
-    by its number of terms makes the weight independent of the patch size.
+    ``mean|x[i+1,j] − x[i,j]| + mean|x[i,j+1] − x[i,j]|``. Eq. 3 sums the absolute differences to the next pixel
+    down and to the right over the image; dividing each sum by its number of terms makes the weight independent
+    of the patch size.
 
     Parameters
     ----------
@@ -77,7 +79,7 @@ def tv_loss(x: Tensor) -> Tensor:
 
 
 def generator_adversarial_loss(fake_logits: Tensor, *, kind: str = "nonsaturating") -> Tensor:
-    """The generator's adversarial loss from the discriminator's logits on generated images.
+    """Return the generator's adversarial loss from the discriminator's logits on generated images.
 
     Parameters
     ----------
@@ -95,10 +97,10 @@ def generator_adversarial_loss(fake_logits: Tensor, *, kind: str = "nonsaturatin
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, *, kind: str = "nonsaturating") -> Tensor:
-    """The discriminator's loss: real judged real, generated judged fake.
+    """Return the discriminator's loss: real judged real, generated judged fake.
 
-    ``mean softplus(−D(z)) + mean softplus(D(G(x)))`` (binary cross-entropy on logits), or the SEM paper's eq. 4
-    ``mean σ(D(G(x)))² + mean (1 − σ(D(z)))²`` for ``kind="lsgan"``.
+    ``mean softplus(−D(z)) + mean softplus(D(G(x)))`` (binary cross-entropy on logits), or the SEM paper's eq.
+    4 ``mean σ(D(G(x)))² + mean (1 − σ(D(z)))²`` for ``kind="lsgan"``.
     """
     if kind == "nonsaturating":
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -108,7 +110,7 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor, *, kind: str = 
 
 
 def pixel_losses(sr: Tensor, hr: Tensor, config: LossConfig) -> dict[str, Tensor]:
-    """The weighted non-adversarial terms that are switched on: ``{"l1": w·L1, "l2": ..., "tv": ...}``."""
+    """Return the weighted non-adversarial terms that are switched on: ``{"l1": w·L1, "tv": w·TV, ...}``."""
     terms: dict[str, Tensor] = {}
     if config.l1:
         terms["l1"] = config.l1 * l1_loss(sr, hr)
