@@ -30,11 +30,13 @@ from scansr.interpolate import downsample, upscale, upscale_scan
 from scansr.io import read
 from scansr.methods import FunctionMethod
 from scansr.metrics import METRICS, psnr, ssim
+from scansr.metrics.ma import ma_features
 from scansr.register import Registration, initial_transform_from_metadata
 from scansr.report import Report
 from scansr.report.evaluation import add_benchmark_section, add_evaluation_section
 from scansr.scan import Channel, OutputExistsError, Scan
 from tests.conftest import TEST_DATA, shared_path
+from tests.metrics.ma_helpers import evaluate_model, synthetic_model, write_v5
 
 PTO = TEST_DATA / "DTMicroscope" / "PTO_Funakubo0005.h5"
 CIRCLES = TEST_DATA / "NSFopen" / "circles.nid"
@@ -280,12 +282,52 @@ def test_real_zoom_pair_lands_on_the_zoom_and_every_metric_is_finite():
     assert np.abs(found - expected).max() <= 30.0  # 30 upscaled pixels = 10 LR pixels
 
 
-def test_ma_and_pi_are_refused_with_a_clear_message():
+def test_without_ma_model_ma_and_pi_are_left_out_with_a_note(synthetic_evaluation):
+    result = synthetic_evaluation
+    assert "ma" not in result.metrics
+    assert "pi" not in result.metrics
+    assert "niqe" in result.metrics
+    assert any("Ma and PI not computed: they need Ma et al.'s model file" in note for note in result.notes)
+    assert "--ma-model PATH" in result.settings["ma_pi"]
+
+
+def test_asking_for_ma_or_pi_without_the_model_is_an_error():
     lrs, hrs, _ = _synthetic_pairs()
-    with pytest.raises(ValueError, match=r"not implemented.*model\.mat.*random-forest"):
-        evaluate_pairs(lrs, hrs, methods=["bicubic"], ma_model="ma_model.mat", progress=False)
-    with pytest.raises(ValueError, match=r"needs Ma et al\.'s NRQM model"):
+    with pytest.raises(
+        ValueError, match=r"metric 'pi' needs Ma et al\.'s model file \(model\.mat from github"
+    ):
         evaluate_pairs(lrs, hrs, methods=["bicubic"], metrics=["psnr", "pi"], progress=False)
+
+
+def test_ma_and_pi_with_a_model_file_for_every_output_and_the_hr(tmp_path):
+    struct = synthetic_model(seed=1)
+    path = write_v5(tmp_path / "model.mat", struct)
+    lrs, hrs, oracle = _synthetic_pairs()
+    result = evaluate_pairs(
+        lrs[:1],
+        hrs[:1],
+        methods=["bicubic", oracle],
+        register="none",
+        metrics=["psnr", "niqe", "ma", "pi"],
+        ma_model=path,
+        progress=False,
+    )
+    assert result.metrics == ("psnr", "niqe", "ma", "pi")
+    assert str(path) in result.settings["ma_pi"]
+    assert not any("Ma and PI not computed" in note for note in result.notes)
+    rows = {r["method"]: r for r in result.per_image}
+    assert set(rows) == {"bicubic", "oracle", HR_LABEL}
+    for row in rows.values():
+        assert math.isfinite(row["ma"])
+        assert row["pi"] == pytest.approx(0.5 * ((10 - row["ma"]) + row["niqe"]), abs=1e-12)
+    # Ma of the HR row: the synthetic forests evaluated by hand on the HR, mapped to grey as NIQE maps it
+    reference = _levelled(hrs[0].channels[0].data)
+    low, high = np.sort(reference.ravel())[
+        [math.floor(0.025 * reference.size) - 1, math.floor(0.975 * reference.size) - 1]
+    ]
+    expected = evaluate_model(struct, tuple(ma_features(reference, data_range=(low, high))))
+    assert rows[HR_LABEL]["ma"] == pytest.approx(expected, abs=1e-9)
+    assert rows["oracle"]["ma"] == pytest.approx(rows[HR_LABEL]["ma"], abs=1e-12)
 
 
 def test_evaluate_rejects_unequal_lists_and_unknown_metrics():

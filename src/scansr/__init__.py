@@ -4,6 +4,7 @@ The numpy layer (``io``, ``preprocess``, ``degrade``, ``interpolate``, ``registe
 imports torch; ``models``, ``train`` and ``enhance`` do, and are imported only when used.
 """
 
+from scansr.enhance import EnhanceResult, enhance, write_enhanced  # torch is imported only when a model runs
 from scansr.scan import (
     Channel,
     OutputExistsError,
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Channel",
+    "EnhanceResult",
     "OutputExistsError",
     "Scan",
     "ScanError",
@@ -27,4 +29,6 @@ __all__ = [
     "UnknownChannelError",
     "UnsupportedFormatError",
     "__version__",
+    "enhance",
+    "write_enhanced",
 ]

@@ -13,9 +13,10 @@
     optionally elastic), apply that same transform to every method's output, crop everything to the common
     region, remove each image's own plane (the height offset and tilt of two separate scans are arbitrary),
     and compute every metric of `scansr.metrics.METRICS`: full-reference metrics against the HR,
-    no-reference metrics for each output and for the HR itself. Tukey's HSD test compares the methods per
-    metric when there are at least two pairs. A zoom (the HR scan inside a larger LR scan) is handled the same
-    way: the upscaled LR is registered onto the HR and cropped to it.
+    no-reference metrics for each output and for the HR itself (Ma and PI only when Ma et al.'s model file
+    is given). Tukey's HSD test compares the methods per metric when there are at least two pairs. A zoom
+    (the HR scan inside a larger LR scan) is handled the same way: the upscaled LR is registered onto the HR
+    and cropped to it.
 
 Data range of PSNR and SSIM
     Both scores need the span ``L`` of values the data can take; for heights in metres there is no natural
@@ -69,7 +70,8 @@ from scansr import degrade
 from scansr._atomic import atomic_write_text
 from scansr.interpolate import upscale_scan
 from scansr.methods import Method, resolve_methods
-from scansr.metrics import METRICS, psnr, ssim
+from scansr.metrics import METRICS, MaModel, psnr, ssim
+from scansr.metrics.ma import MA_MODEL_HELP, load_ma_model
 from scansr.preprocess import clip_percentiles, level_plane, percentile_bounds
 from scansr.register import METHODS as REGISTER_METHODS
 from scansr.register import Registration, register_scans, warp
@@ -110,7 +112,8 @@ DEGRADATIONS: dict[str, degrade.DegradationConfig] = {
 }
 #: The AFM paper's two scores.
 BENCHMARK_METRICS = ("psnr", "ssim")
-#: Ma et al.'s NRQM and the perceptual index PI = ((10 - Ma) + NIQE) / 2: not implemented (see `evaluate_pairs`).
+#: Ma et al.'s NRQM and the perceptual index PI = ((10 - Ma) + NIQE) / 2: computed only with the model file
+#: (``ma_model`` of `evaluate_pairs`).
 MA_METRICS = ("ma", "pi")
 #: Registration choices of `evaluate_pairs`: those of `scansr.register.register_scans`, and ``"none"``.
 REGISTER_CHOICES = (*REGISTER_METHODS, "none")
@@ -785,27 +788,19 @@ def metric_column(metric: str) -> str:
     return f"{METRIC_LABELS.get(metric, metric)} {arrow}"
 
 
-def _check_metrics(metrics: Sequence[str] | None, ma_model: str | Path | None) -> tuple[str, ...]:
-    if ma_model is not None:
-        raise ValueError(
-            f"Ma et al.'s NRQM (and PI, which needs it) is not implemented in scansr yet, so the model file "
-            f"{str(ma_model)!r} cannot be used. NRQM needs the official release's model.mat (Ma, Yang, Yang & "
-            "Yang 2017, github.com/chaoma99/sr-metric, MATLAB quality_predict.m): three random-forest regressors "
-            "(model.rf, randomforest-matlab regRF format) on three groups of spatial and frequency features, "
-            "combined by linear weights (model.linear); it cannot be re-implemented faithfully without that "
-            "file and its feature code. Leave ma_model unset"
-        )
+_MA_NOTE = f"Ma and PI not computed: they need {MA_MODEL_HELP}; pass ma_model=PATH / --ma-model PATH"
+
+
+def _check_metrics(metrics: Sequence[str] | None, has_model: bool) -> tuple[str, ...]:
+    """Metric names to compute: all (Ma and PI only with the model), or the user's list, checked."""
     if metrics is None:
-        return tuple(METRICS)
+        return tuple(m for m in METRICS if has_model or m not in MA_METRICS)
     if isinstance(metrics, str):
         metrics = [metrics]
     names = tuple(str(m) for m in metrics)
     for name in names:
-        if name in MA_METRICS:
-            raise ValueError(
-                f"metric {name!r} needs Ma et al.'s NRQM model (ma_model=, from the official MATLAB release), "
-                f"and scansr does not implement it yet; choose from {tuple(METRICS)}"
-            )
+        if name in MA_METRICS and not has_model:
+            raise ValueError(f"metric {name!r} needs {MA_MODEL_HELP}: pass ma_model=PATH / --ma-model PATH")
         if name not in METRICS:
             raise ValueError(f"metric must be one of {tuple(METRICS)}, got {name!r}")
     if len(set(names)) != len(names) or not names:
@@ -882,18 +877,23 @@ def _compute(
     pixel_size: tuple[float, float] | None,
     notes: list[str],
     what: str,
+    ma_model: MaModel | None = None,
 ) -> float:
     """Evaluate one metric (against `reference` when it needs one); NaN, with a note, where it does not apply."""
     metric = METRICS[name]
     options: Any = data_range
-    if name == "niqe":
-        # NIQE maps values to 8-bit grey: one mapping for every image of a pair (the HR's clipping bounds to
-        # 0-255), so that no method is stretched differently from the others.
+    if name in ("niqe", *MA_METRICS):
+        # NIQE, Ma and PI map values to 8-bit grey: one mapping for every image of a pair (the HR's clipping
+        # bounds to 0-255), so that no method is stretched differently from the others.
         low, high = percentile_bounds(reference, low=_CLIP[0], high=_CLIP[1])
         options = (low, high) if high > low else (float(reference.min()), float(reference.min()) + data_range)
     try:
         return metric.compute(
-            image, reference if metric.needs_reference else None, data_range=options, pixel_size=pixel_size
+            image,
+            reference if metric.needs_reference else None,
+            data_range=options,
+            pixel_size=pixel_size,
+            ma_model=ma_model,
         )
     except ValueError as exc:
         notes.append(f"{what}: {name} not computed ({exc})")
@@ -952,7 +952,7 @@ def evaluate_pairs(
     level: bool = True,
     data_range: str | float = "minmax",
     scale: int | None = None,
-    ma_model: str | Path | None = None,
+    ma_model: str | Path | MaModel | None = None,
     alpha: float = 0.05,
     n_examples: int = 1,
     progress: bool = True,
@@ -993,8 +993,11 @@ def evaluate_pairs(
     scale : int, optional
         Upscaling factor; default: LR pixel size / HR pixel size rounded to an integer, or the ratio of pixel
         counts for scans without a pixel size.
-    ma_model : str or Path, optional
-        Ma et al.'s NRQM model file, for the Ma and PI metrics: not supported yet (a ValueError says so).
+    ma_model : str, Path or MaModel, optional
+        Ma et al.'s model file (the official ``model.mat`` of github.com/chaoma99/sr-metric, read once with
+        `scansr.metrics.load_ma_model`) for the Ma and PI metrics, computed for every output and for the HR
+        with the same grey mapping as NIQE. Without it Ma and PI are left out (a note says so), unless
+        `metrics` names them, which is an error.
     alpha : float
         Recorded for the report's p-value matrices (significance level).
     n_examples : int
@@ -1009,9 +1012,11 @@ def evaluate_pairs(
     Raises
     ------
     ValueError
-        Unequal numbers of LR and HR scans, a bad option (the message lists the valid choices), `ma_model`
-        given or ``"ma"`` / ``"pi"`` requested (not implemented), a method returning the wrong shape, or
-        ``register="none"`` with outputs not on the HR's grid.
+        Unequal numbers of LR and HR scans, a bad option (the message lists the valid choices), ``"ma"`` /
+        ``"pi"`` requested without `ma_model`, a model file of the wrong layout, a method returning the wrong
+        shape, or ``register="none"`` with outputs not on the HR's grid.
+    FileNotFoundError
+        If `ma_model` does not exist.
     RegistrationError
         A pair could not be aligned (the message says what to try).
     UnknownChannelError
@@ -1026,7 +1031,7 @@ def evaluate_pairs(
     if not lr_items:
         raise ValueError("give at least one (LR, HR) pair")
     resolved = resolve_methods(methods)
-    names = _check_metrics(metrics, ma_model)
+    names = _check_metrics(metrics, ma_model is not None)
     if register not in REGISTER_CHOICES:
         raise ValueError(f"register must be one of {REGISTER_CHOICES}, got {register!r}")
     rule = _check_data_range(data_range)
@@ -1039,8 +1044,11 @@ def evaluate_pairs(
     if isinstance(n_examples, bool) or not isinstance(n_examples, numbers.Integral) or n_examples < 0:
         raise ValueError(f"n_examples must be an integer >= 0, got {n_examples!r}")
 
+    model = None
+    if ma_model is not None:
+        model = ma_model if isinstance(ma_model, MaModel) else load_ma_model(ma_model)
     rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    notes: list[str] = [] if model is not None or metrics is not None else [_MA_NOTE]
     examples: list[Example] = []
     registrations: list[Registration] = []
     for index in _progress(range(len(lr_items)), total=len(lr_items), desc="evaluate", enabled=progress):
@@ -1103,9 +1111,12 @@ def evaluate_pairs(
             for metric in names:
                 if name == HR_LABEL and METRICS[metric].needs_reference:
                     row[metric] = None
+                elif metric == "pi" and all(math.isfinite(row.get(m, math.nan)) for m in ("ma", "niqe")):
+                    # the same grey mapping for all three: PI from the Ma and NIQE already computed
+                    row[metric] = 0.5 * ((10.0 - row["ma"]) + row["niqe"])
                 else:
                     row[metric] = _compute(
-                        metric, image, reference, span, hr.pixel_size, notes, f"{what}, {name}"
+                        metric, image, reference, span, hr.pixel_size, notes, f"{what}, {name}", model
                     )
             rows.append(row)
         if index < n_examples:
@@ -1143,7 +1154,7 @@ def evaluate_pairs(
         "alpha": float(alpha),
         "interpolation_of_outputs": "cubic spline (scansr.register.warp)",
         "methods": {m.name: str(getattr(m, "description", "") or type(m).__name__) for m in resolved},
-        "ma_pi": "not computed: Ma's NRQM model is not supported yet",
+        "ma_pi": f"computed with {model.source or 'the given model'}" if model is not None else _MA_NOTE,
     }
     return EvaluationResult(
         methods=tuple(m.name for m in resolved),

@@ -213,7 +213,7 @@ class ModelMethod:
                 f"method {self.name!r} runs a network through scansr.enhance, which could not be imported "
                 f"({exc}); it needs torch"
             ) from exc
-        return enhance.enhance(scan, scale=scale, model=self.model).scan
+        return enhance.enhance(scan, scale=scale, model=self.model, uncertainty=False).scan
 
 
 def method_from_spec(spec: str | Path, *, name: str | None = None) -> Method:

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from scansr.cli._common import print_json
+from scansr.cli._common import add_force, add_read_options, print_json, read_scan
 
 # The keys of scansr.models.MODELS, listed here so that `scansr --help` does not import torch (a test checks).
 ARCH_NAMES = (
@@ -107,6 +107,54 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enhance_output(path: str, args: argparse.Namespace) -> Path:
+    if args.output:
+        return Path(args.output)
+    suffix = args.format if args.format.startswith(".") else f".{args.format}"
+    return Path(args.out_dir) / f"{Path(path).stem}.x{args.scale}{suffix}"
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    import sys
+
+    from scansr.enhance import enhance, write_enhanced
+    from scansr.scan import ScanError
+
+    if args.output and len(args.inputs) > 1:
+        raise ValueError(
+            f"-o names one output file but {len(args.inputs)} inputs were given: use --out-dir DIR"
+        )
+    if not args.output and not args.out_dir:
+        raise ValueError("give -o OUT (one input) or --out-dir DIR")
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    failures = []
+    for path in args.inputs:
+        try:
+            scan = read_scan(path, args)
+            result = enhance(
+                scan,
+                scale=args.scale,
+                model=args.model,
+                channels=args.channel or None,
+                tta=args.tta,
+                back_projection=args.back_projection,
+                uncertainty=not args.no_uncertainty,
+                other_channels=args.other_channels,
+            )
+            for written in write_enhanced(result, _enhance_output(path, args), force=args.force):
+                print(f"wrote {written}")
+        except (ScanError, ValueError, OSError) as exc:
+            if len(args.inputs) == 1:
+                raise
+            failures.append(path)
+            print(f"scansr enhance: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    if failures:
+        print(f"{len(failures)} of {len(args.inputs)} files failed: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's commands to the ``scansr`` parser."""
     p = sub.add_parser(
@@ -143,3 +191,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-time", type=float, metavar="SECONDS", help="stop cleanly after this wall time")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser(
+        "enhance", help="super-resolve scans with a trained network (heights in metres, pixel size / scale)"
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files")
+    p.add_argument("--scale", type=int, required=True, choices=[2, 3, 4, 8], help="upscaling factor")
+    p.add_argument("--model", default="default", help="'default' (shipped AFM model) or a model folder")
+    p.add_argument(
+        "--channel", action="append", help="channel to enhance (repeatable; default: the topography)"
+    )
+    p.add_argument("--tta", action="store_true", help="average the 8 flip/rotation self-ensemble members")
+    p.add_argument(
+        "--back-projection",
+        type=int,
+        default=0,
+        metavar="K",
+        help="K back-projection steps enforcing consistency",
+    )
+    p.add_argument("--no-uncertainty", action="store_true", help="skip the uncertainty map (8x faster)")
+    p.add_argument(
+        "--other-channels",
+        choices=["drop", "bicubic"],
+        default="drop",
+        help="channels not enhanced: leave out (default) or upscale with bicubic",
+    )
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", help="output file (.gwy .npz .tif hold the maps as extra channels)")
+    out.add_argument("--out-dir", help="folder for the outputs, named INPUT.xSCALE.FORMAT")
+    p.add_argument("--format", default=".gwy", help="output format with --out-dir (default .gwy)")
+    add_force(p)
+    add_read_options(p, channel=False)
+    p.set_defaults(func=_enhance)

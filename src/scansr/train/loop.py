@@ -668,7 +668,10 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
             seed=config.validation.seed,
             ssim=config.validation.ssim,
         )
+    units = sorted({im.unit for im in train_images})
     about = {
+        # the unit of the training images, which enhance checks its input against (one unit, or a list if mixed)
+        "unit": units[0] if len(units) == 1 else units,
         "degradation": degradation.to_dict(),
         "train_images": [im.name for im in train_images],
         "validation_images": [im.name for im in val_images],
