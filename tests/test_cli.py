@@ -107,6 +107,10 @@ def test_models_lists_every_architecture(capsys):
     from scansr.models import MODELS
 
     assert set(ARCH_NAMES) == set(MODELS)
+    from scansr.cli.models import RECIPE_ALIASES
+    from scansr.train.config import RECIPE_ALIASES as aliases
+
+    assert set(RECIPE_ALIASES) == set(aliases)
 
     code, out, _ = run(capsys, "models", "--json")
     assert code == 0

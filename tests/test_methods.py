@@ -53,7 +53,9 @@ class FakeEnhance(types.ModuleType):
         super().__init__("scansr.enhance")
         self.calls: list[tuple[Scan, int, object]] = []
 
-    def enhance(self, scan: Scan, *, scale: int, model: object, uncertainty: bool = True) -> types.SimpleNamespace:
+    def enhance(
+        self, scan: Scan, *, scale: int, model: object, uncertainty: bool = True
+    ) -> types.SimpleNamespace:
         # a method needs only the enhanced scan: the 8-member uncertainty map would cost 8 network passes
         assert uncertainty is False
         self.calls.append((scan, scale, model))

@@ -43,10 +43,11 @@ Tiled inference
     bounded (no whole-image feature maps). `default_tiling` chooses the window: 512 output pixels wide, or 6
     overlaps where that is more, but at most 1024 output pixels. The overlap comes from the architecture: VDSR
     of depth ``d``, ``ceil(d / s) + 3`` input pixels; U-Net, its pooled receptive field, with windows aligned
-    to its pooling grid; post-upsampling networks, the sum of their convolution radii, capped at 32 input
-    pixels (EDSR, RDN, NinaSR-B1/B2 and RCAN reach further in theory, and RCAN's channel attention pools each
-    window globally: their tiled results may differ slightly from whole-image ones; pass a `tile` larger than
-    the scan for whole-image inference).
+    to its pooling grid; a network that states its ``receptive_radius`` (FusionSR), that radius + 1; other
+    post-upsampling networks, the sum of their convolution radii, capped at 32 input pixels (EDSR, RDN,
+    NinaSR-B1/B2 and RCAN reach further in theory, and RCAN's channel attention pools each window globally:
+    their tiled results may differ slightly from whole-image ones; pass a `tile` larger than the scan for
+    whole-image inference).
 
 Self-ensemble (``tta``) and uncertainty
     The 8 members apply one of the 8 rotations/flips to the normalised input, run the network, and undo the
@@ -72,6 +73,17 @@ Consistency and back-projection
     ``x ← x + bicubic_upscale(input − reduce(x))``, after the self-ensemble and before the consistency map; it
     pulls the output towards consistency with the measurement (the uncertainty map is of the members before
     it). The upscaler is OpenCV's bicubic (Keys, ``a = −0.75``), the one the network's residual builds on.
+
+Multichannel models (guided enhancement)
+    A model of several input channels (`scansr.models.fusion.FusionSR`, trained with
+    ``DataConfig.channel_mode="stack"``) takes the topography and its guides (e.g. amplitude and phase, or
+    adhesion and modulus) measured in the same pass. Its ``input_names`` (kinds such as ``"height"``,
+    ``"phase"``) are resolved against the scan's channels with `scansr.channels.resolve_channels` (vendor names
+    mapped, all in one scan direction so that the channels are co-registered), or `channels` names them
+    explicitly, in the model's input order. Each input channel is prepared and normalised on its own, exactly
+    as above; output k (the topography, or every channel for a model with as many outputs as inputs) is input
+    k enhanced, mapped back with input k's statistics and background, in its own unit, with its own
+    consistency and uncertainty maps.
 
 Models
     ``model="default"`` is the model shipped inside the package (``scansr/data/models/afm-default``); a path is a
@@ -368,6 +380,9 @@ def _receptive_radius(loaded: LoadedModel, scale: int) -> tuple[int, bool]:
     from torch import nn
 
     config = loaded.config
+    own = getattr(loaded.model, "receptive_radius", None)  # a network that knows its own (FusionSR)
+    if isinstance(own, int) and not isinstance(own, bool):
+        return min(own, _MAX_OVERLAP - 1), own + 1 <= _MAX_OVERLAP
     if config.arch == "vdsr":
         depth = int(config.kwargs.get("depth", 20))
         return math.ceil(depth / scale) + 2, True  # + 2: the support of the bicubic upsampling
@@ -719,6 +734,12 @@ class _Members:
             return np.zeros_like(self.first)
         return np.sqrt(np.maximum(self._m2, 0.0) / self.n)
 
+    def take(self, *, mean: bool) -> np.ndarray:
+        """Return the mean (or the first member) and forget every array (the caller then owns it)."""
+        out = self.mean if mean else self.first
+        self.first = self._mean = self._m2 = None
+        return out
+
 
 # ------------------------------------------------------------------------------------------------ result
 @dataclass(frozen=True, eq=False)
@@ -834,6 +855,65 @@ def _channel_names(scan: Scan, channels: str | Iterable[str] | None) -> list[str
     return list(dict.fromkeys(names))
 
 
+def _model_inputs(
+    scan: Scan, config: ModelConfig, channels: str | Sequence[str] | None, summary: ModelSummary
+) -> tuple[str, ...]:
+    """Return the scan's channels that a multichannel model takes, in its input order (topography first)."""
+    from scansr.channels import CHANNEL_ALIASES, UnresolvedChannelError, channel_kind, resolve_channels
+
+    wanted = tuple(config.input_names)
+    if channels is None:
+        if len(wanted) != config.in_channels:
+            raise ValueError(
+                f"model {summary.name!r} takes {config.in_channels} channels but does not record which; pass "
+                f"channels=[...] naming {config.in_channels} channels of the scan ({list(scan.names)}), the "
+                "topography first"
+            )
+        given = wanted
+    else:
+        given = (channels,) if isinstance(channels, str) else tuple(channels)
+        if len(given) != config.in_channels:
+            takes = f" ({', '.join(wanted)})" if wanted else ""
+            raise ValueError(
+                f"model {summary.name!r} takes {config.in_channels} channels{takes}, the topography first; "
+                f"got {len(given)}: {list(given)}"
+            )
+    try:
+        names = resolve_channels(scan, [str(n) for n in given])  # one call: one scan direction
+    except UnresolvedChannelError as exc:
+        exc.args = (f"{exc.args[0]}. Model {summary.name!r} takes {list(wanted or given)}",)
+        raise
+    if channels is not None and wanted:
+        for k, (name, expected) in enumerate(zip(names, wanted, strict=True)):
+            kind = channel_kind(scan.channel(name))
+            if expected not in CHANNEL_ALIASES:
+                continue
+            if kind is None:
+                logger.warning(
+                    "channel %r (input %d) is not recognised as %s, which model %s takes there",
+                    name, k, expected, summary.name,
+                )  # fmt: skip
+            elif kind.kind != expected:
+                raise ValueError(
+                    f"channel {name!r} measures {kind.kind}, but input {k} of model {summary.name!r} is "
+                    f"{expected} (it takes {list(wanted)}, in this order)"
+                )
+    return names
+
+
+def _check_guide_unit(channel: Channel, config: ModelConfig, k: int, summary: ModelSummary) -> None:
+    entries = config.normalisation.get("channels")
+    if not isinstance(entries, list) or k >= len(entries) or not isinstance(entries[k], Mapping):
+        return
+    units = entries[k].get("units") or []
+    if units and channel.unit not in units:
+        logger.warning(
+            "channel %r is in %r, but model %s saw %s in %s in training (each channel is normalised on its "
+            "own, so only the meaning of the values matters)",
+            channel.name, channel.unit, summary.name, entries[k].get("name"), units,
+        )  # fmt: skip
+
+
 def _check_channel(scan: Scan, channel: Channel, unit: str | None, summary: ModelSummary) -> None:
     if not np.isfinite(channel.data).all():
         bad = int(np.count_nonzero(~np.isfinite(channel.data)))
@@ -891,8 +971,11 @@ def enhance(
         `resolve_model`, to load once for a batch; passing the same folder again also reuses the cached
         network).
     channels : str or sequence of str, optional
-        Channel(s) to enhance, each on its own (default: the scan's topography, ``scan.default_channel``).
-        Each must be in the unit the model was trained on (metres for a height model).
+        Single-channel model: the channel(s) to enhance, each on its own (default: the scan's topography,
+        ``scan.default_channel``); each must be in the unit the model was trained on (metres for a height
+        model). Multichannel model: the channels to feed it, one per input in its order, the topography first
+        (names or kinds, e.g. ``("Height", "Adhesion", "DMTModulus")``); default: the model's
+        ``input_names`` resolved against the scan (`scansr.channels.resolve_channels`).
     other_channels : {"drop", "bicubic"}
         What becomes of the scan's other channels: ``"drop"`` (default; the result holds only the enhanced
         channels) or ``"bicubic"`` (upscaled with OpenCV's bicubic interpolation, marked in the metadata;
@@ -934,9 +1017,11 @@ def enhance(
     ValueError
         `scale` not among the model's scales (the message lists them); a channel with missing pixels, smaller
         than 4 × 4 pixels, flat, or in another unit than the model's (the message names the channel and the
-        model's kind); a bad option (the message names the valid choices); a model of several input channels.
+        model's kind); a bad option (the message names the valid choices); for a multichannel model, `channels`
+        of another length than its inputs, or a channel of another kind than the input it is given for.
     UnknownChannelError
-        A name in `channels` that the scan does not have (the message lists the channels).
+        A name in `channels`, or an input of a multichannel model, that the scan does not have (the message
+        lists the channels and what they were recognised as).
     ModelLoadError
         The model folder is missing or corrupt, or no default model is installed (the message names the
         folder and says how to pass one).
@@ -957,7 +1042,6 @@ def enhance(
     iterations = _check_optional_int(back_projection, "back_projection", 0) or 0
     tile = _check_optional_int(tile, "tile", 1)
     overlap = _check_optional_int(overlap, "overlap", 0)
-    names = _channel_names(scan, channels)
 
     resolved = _resolve(model, device)
     loaded, summary, dev = resolved
@@ -967,11 +1051,18 @@ def enhance(
             f"scale must be one of {config.scales} (the scales of model {summary.name!r}), got {scale!r}"
         )
     scale = int(scale)
-    if config.in_channels != 1 or config.out_channels != 1:
-        raise ValueError(
-            f"model {summary.name!r} takes {config.in_channels} channel(s) and gives {config.out_channels}; "
-            "enhance applies single-channel models (one channel at a time)"
-        )
+    multichannel = config.in_channels > 1
+    if multichannel:
+        inputs = _model_inputs(scan, config, channels, summary)
+        names = list(inputs[: config.out_channels])
+    else:
+        if config.out_channels != 1:
+            raise ValueError(
+                f"model {summary.name!r} takes 1 channel and gives {config.out_channels}; enhance applies "
+                "single-channel models one channel at a time, and multichannel models to their input channels"
+            )
+        names = _channel_names(scan, channels)
+        inputs = ()
     unit = _model_unit(config)
     if unit is None:
         logger.warning(
@@ -979,8 +1070,13 @@ def enhance(
             summary.name,
             config.training.get("channels"),
         )
-    for name in names:
-        _check_channel(scan, scan.channel(name), unit, summary)
+    for k, name in enumerate(inputs or names):
+        # Input 0 of a multichannel model is the topography; its guides are z-scored on their own, so their
+        # units only warn.
+        guide = multichannel and k > 0
+        _check_channel(scan, scan.channel(name), None if guide else unit, summary)
+        if guide:
+            _check_guide_unit(scan.channel(name), config, k, summary)
 
     tiling = default_tiling(loaded, scale)
     tiling = Tiling(
@@ -1006,44 +1102,76 @@ def enhance(
     maps_c: list[Channel] = []
     maps_u: list[Channel] = []
     stats: dict[str, dict[str, Any]] = {}
-    bar = tqdm(total=len(names) * len(members), disable=not progress, unit="pass", desc=f"enhance ×{scale}")
+    passes = len(members) * (1 if multichannel else len(names))
+    bar = tqdm(total=passes, disable=not progress, unit="pass", desc=f"enhance ×{scale}")
+
+    def finish(channel: Channel, prepared: _Prepared, ensemble: _Members) -> None:
+        """Map one output back to its channel's units and frame; add it, its maps and its record."""
+        z = channel.data
+        record: dict[str, Any] = {
+            "offset": prepared.offset,
+            "norm_scale": prepared.norm_scale,
+            "clip_bounds": list(prepared.bounds) if prepared.bounds else None,
+        }
+        if uncertainty:
+            spread = ensemble.std()
+            spread *= abs(prepared.norm_scale)
+            maps_u.append(channel.replace(data=spread))
+            record["uncertainty_mean"] = float(spread.mean())
+            del spread
+        out = ensemble.take(mean=tta)  # the ensemble's own array: modified in place
+        out *= prepared.norm_scale
+        out += prepared.offset
+        _add_background(out, prepared, scale, rows=row_offsets)
+        if prepared.excess is not None and prepared.excess.any():
+            out += interpolate.upscale(prepared.excess, scale, method="bicubic")
+        if iterations:
+            out = back_project(out, z, scale, iterations=iterations, downsample=downsample)
+        error = consistency_map(out, z, scale, downsample=downsample)
+        record["consistency_rms"] = float(np.sqrt(np.mean(error**2)))
+        enhanced.append(channel.replace(data=out))
+        del out
+        if consistency:
+            maps_c.append(channel.replace(data=error))
+        stats[channel.name] = record
+
     try:
-        for name in names:
-            channel = scan.channel(name)
-            z = channel.data
-            prepared = _prepare(z, norm, beyond_clip=beyond_clip, what=f"channel {channel.name!r}")
-            ensemble = _Members()
+        if multichannel:
+            # Every input channel is prepared and normalised on its own (as in training); output k is input k
+            # enhanced, mapped back with input k's statistics and background.
+            ready = [
+                _prepare(scan.channel(n).data, norm, beyond_clip=beyond_clip, what=f"channel {n!r}")
+                for n in inputs
+            ]
+            ensembles = [_Members() for _ in names]
             for d in members:
-                y = _infer(loaded.model, _forward(d, prepared.net_input), scale, tiling, dev)
-                ensemble.add(np.ascontiguousarray(_inverse(d, y)))
+                x = np.stack([_forward(d, p.net_input) for p in ready])
+                y = _infer_stack(loaded.model, x, scale, tiling, dev)
+                for k, ensemble in enumerate(ensembles):
+                    ensemble.add(np.ascontiguousarray(_inverse(d, y[k])))
                 bar.update(1)
-            record: dict[str, Any] = {
-                "offset": prepared.offset,
-                "norm_scale": prepared.norm_scale,
-                "clip_bounds": list(prepared.bounds) if prepared.bounds else None,
-            }
-            if uncertainty:
-                spread = ensemble.std()
-                spread *= abs(prepared.norm_scale)
-                maps_u.append(channel.replace(data=spread))
-                record["uncertainty_mean"] = float(spread.mean())
-                del spread
-            out = ensemble.mean if tta else ensemble.first  # the ensemble's own array: modified in place
-            del ensemble
-            out *= prepared.norm_scale
-            out += prepared.offset
-            _add_background(out, prepared, scale, rows=row_offsets)
-            if prepared.excess is not None and prepared.excess.any():
-                out += interpolate.upscale(prepared.excess, scale, method="bicubic")
-            if iterations:
-                out = back_project(out, z, scale, iterations=iterations, downsample=downsample)
-            error = consistency_map(out, z, scale, downsample=downsample)
-            record["consistency_rms"] = float(np.sqrt(np.mean(error**2)))
-            enhanced.append(channel.replace(data=out))
-            del out
-            if consistency:
-                maps_c.append(channel.replace(data=error))
-            stats[channel.name] = record
+            for k, name in enumerate(names):
+                finish(scan.channel(name), ready[k], ensembles[k])
+            for k, name in enumerate(inputs):
+                if k >= len(names):  # the guides' normalisation, for the record
+                    stats[name] = {
+                        "offset": ready[k].offset,
+                        "norm_scale": ready[k].norm_scale,
+                        "guide": True,
+                    }
+        else:
+            for name in names:
+                channel = scan.channel(name)
+                prepared = _prepare(
+                    channel.data, norm, beyond_clip=beyond_clip, what=f"channel {channel.name!r}"
+                )
+                ensemble = _Members()
+                for d in members:
+                    y = _infer(loaded.model, _forward(d, prepared.net_input), scale, tiling, dev)
+                    ensemble.add(np.ascontiguousarray(_inverse(d, y)))
+                    bar.update(1)
+                finish(channel, prepared, ensemble)
+                del ensemble
     finally:
         bar.close()
 
@@ -1065,6 +1193,7 @@ def enhance(
     options: dict[str, Any] = {
         "scale": scale,
         "channels": names,
+        "inputs": list(inputs),
         "other_channels": other_channels,
         "tta": tta,
         "back_projection": iterations,
@@ -1095,6 +1224,7 @@ def enhance(
             "scansr.enhance.arch": summary.arch,
             "scansr.enhance.scale": scale,
             "scansr.enhance.channels": json.dumps(names),
+            "scansr.enhance.inputs": json.dumps(list(inputs)),
             "scansr.enhance.bicubic_channels": json.dumps(others),
             "scansr.enhance.options": json.dumps(options),
             "scansr.enhance.stats": json.dumps(stats),
@@ -1112,6 +1242,17 @@ def enhance(
         else None
     )
     return EnhanceResult(out_scan, consistency_scan, uncertainty_scan, summary, options)
+
+
+def _infer_stack(net: Any, x: np.ndarray, scale: int, tiling: Tiling, device: torch.device) -> np.ndarray:
+    """Run the network tiled on one normalised multichannel input ``(c, h, w)``; return ``(out, H, W)`` float64."""
+    import torch
+
+    from scansr.train.tiled import predict_tiled
+
+    lr = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None].to(device)
+    y = predict_tiled(net, lr, scale, tile=tiling.tile, overlap=tiling.overlap, align=tiling.align)
+    return y[0].to("cpu", torch.float64).numpy()
 
 
 def _infer(net: Any, x: np.ndarray, scale: int, tiling: Tiling, device: torch.device) -> np.ndarray:

@@ -29,6 +29,7 @@ SMALL = {
     "ninasr-b1": {"n_resblocks": 1, "n_feats": 2},
     "ninasr-b2": {"n_resblocks": 1, "n_feats": 2},
     "unet": {"base_channels": 2, "depth": 1},
+    "fusion": {"n_feats": 4, "guide_feats": 2, "n_blocks": 1},
 }
 
 

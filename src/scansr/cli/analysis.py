@@ -16,16 +16,56 @@ def _level_topography(scan, name: str):
     return scan.replace(channels=tuple(levelled if c.name == name else c for c in scan.channels))
 
 
+def _enhance_topography(scan, topography: str, args: argparse.Namespace):
+    """Return `scan` with its topography enhanced (guided by a multichannel model) and the rest bicubic."""
+    import sys
+
+    from scansr.channels import resolve_channels
+    from scansr.enhance import enhance, resolve_model
+
+    loaded = resolve_model(args.model)
+    inputs = [topography]
+    if loaded.config.in_channels > 1:  # the model's guides, in the topography's scan direction
+        inputs = list(resolve_channels(scan, [topography, *loaded.config.input_names[1:]]))
+    result = enhance(
+        scan,
+        scale=args.enhance,
+        model=loaded,
+        channels=inputs,
+        other_channels="bicubic",
+        tta=args.tta,
+        uncertainty=False,
+        consistency=False,
+    )
+    guided = f", guided by {', '.join(inputs[1:])}" if len(inputs) > 1 else ""
+    print(
+        f"enhanced {', '.join(result.options['channels'])} x{args.enhance} with model {result.model.name}{guided}; "
+        "the other channels are upscaled bicubically",
+        file=sys.stderr,
+    )
+    return result.scan
+
+
 def _correlate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from scansr.channels import resolve_channels
     from scansr.correlate import correlate_scan, read_labels
 
     scan = read_scan(args.file, args)
     names = resolve_channels(scan, [args.topography, *args.properties])  # one call: one scan direction
+    measured_shape = scan.shape
+    if args.enhance:
+        scan = _enhance_topography(scan, names[0], args)
     scan = scan.select(names)
     if not args.no_level:
         scan = _level_topography(scan, names[0])
-    segmentation = read_labels(args.mask, shape=scan.shape) if args.mask else args.segmentation
+    segmentation = args.segmentation
+    if args.mask:  # drawn on the measured grid, or on the enhanced one
+        shape = measured_shape if args.enhance and _mask_on(args.mask, measured_shape) else scan.shape
+        segmentation = read_labels(args.mask, shape=shape)
+        if shape != scan.shape:
+            segmentation = np.repeat(np.repeat(segmentation, args.enhance, axis=0), args.enhance, axis=1)
     result = correlate_scan(
         scan,
         topography=names[0],
@@ -55,6 +95,16 @@ def _correlate(args: argparse.Namespace) -> int:
         add_correlation_section(report, scan, result)
         print(f"wrote {report.save(args.report, force=args.force)}")
     return 0
+
+
+def _mask_on(path: str, shape: tuple[int, int]) -> bool:
+    from scansr.correlate import read_labels
+
+    try:
+        read_labels(path, shape=shape)
+    except ValueError:
+        return False
+    return True
 
 
 def _gaps(args: argparse.Namespace) -> int:
@@ -158,6 +208,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="p-values corrected for spatial autocorrelation (default: Dutilleul's effective sample size)",
     )
     p.add_argument("--no-level", action="store_true", help="do not row-align and plane-level the topography")
+    p.add_argument(
+        "--enhance",
+        type=int,
+        choices=[2, 3, 4, 8],
+        metavar="N",
+        help="enhance the topography N times first (guided by its property channels when --model takes "
+        "several channels) and upscale the properties bicubically onto the enhanced grid; --window is then "
+        "in enhanced pixels",
+    )
+    p.add_argument(
+        "--model",
+        default="default",
+        help="with --enhance: 'default' (shipped AFM model) or a model folder, e.g. a multichannel fusion model",
+    )
+    p.add_argument("--tta", action="store_true", help="with --enhance: average the 8 self-ensemble members")
     p.add_argument("--report", help="write an HTML report")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--json-out", metavar="FILE", help="write the full result as JSON")

@@ -1,4 +1,4 @@
-"""Commands on networks: ``models`` (list the architectures) and ``train``."""
+"""Commands on networks: ``models``, ``train``, ``enhance`` (files, folders, resumable batches) and ``export``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from scansr.cli._common import add_force, add_read_options, print_json, read_scan
+from scansr.cli._common import add_force, add_read_options, comma_list, print_json, read_scan
+
+# Recipe names that are not architectures (scansr.train.config.RECIPE_ALIASES; a test checks they agree).
+RECIPE_ALIASES = ("unet-gan",)
 
 # The keys of scansr.models.MODELS, listed here so that `scansr --help` does not import torch (a test checks).
 ARCH_NAMES = (
@@ -21,6 +24,7 @@ ARCH_NAMES = (
     "ninasr-b1",
     "ninasr-b2",
     "unet",
+    "fusion",
 )
 
 
@@ -53,7 +57,9 @@ def _train_config(args: argparse.Namespace):
         cfg = recipe(args.arch)  # the architecture's own recipe (optimiser, patch size, losses)
     else:
         raise ValueError("give --arch (or --config FILE, or --resume with an existing --out RUN)")
-    if args.arch and args.arch != cfg.arch:
+    from scansr.train.config import RECIPE_ALIASES as aliases
+
+    if args.arch and aliases.get(args.arch, args.arch) != cfg.arch:
         raise ValueError(f"--arch {args.arch} differs from the config's architecture {cfg.arch!r}")
     top, data, optim, validation = {}, {}, {}, {}
     if args.split:
@@ -107,51 +113,102 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _enhance_output(path: str, args: argparse.Namespace) -> Path:
-    if args.output:
-        return Path(args.output)
-    suffix = args.format if args.format.startswith(".") else f".{args.format}"
-    return Path(args.out_dir) / f"{Path(path).stem}.x{args.scale}{suffix}"
+def _enhance_options(args: argparse.Namespace) -> dict:
+    if args.channel and args.channels:
+        raise ValueError("give --channel NAME (repeatable) or --channels A,B,..., not both")
+    return {
+        "channels": args.channels or args.channel or None,
+        "tta": args.tta,
+        "back_projection": args.back_projection,
+        "uncertainty": not args.no_uncertainty,
+        "other_channels": args.other_channels,
+    }
+
+
+def _read_options(args: argparse.Namespace) -> dict:
+    options = {"frame": args.frame, "scan_size": args.scan_size, "value_unit": args.value_unit}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _enhance(args: argparse.Namespace) -> int:
     import sys
 
-    from scansr.enhance import enhance, write_enhanced
-    from scansr.scan import ScanError
-
-    if args.output and len(args.inputs) > 1:
-        raise ValueError(
-            f"-o names one output file but {len(args.inputs)} inputs were given: use --out-dir DIR"
-        )
-    if not args.output and not args.out_dir:
-        raise ValueError("give -o OUT (one input) or --out-dir DIR")
-    if args.out_dir:
-        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    failures = []
-    for path in args.inputs:
-        try:
-            scan = read_scan(path, args)
-            result = enhance(
-                scan,
-                scale=args.scale,
-                model=args.model,
-                channels=args.channel or None,
-                tta=args.tta,
-                back_projection=args.back_projection,
-                uncertainty=not args.no_uncertainty,
-                other_channels=args.other_channels,
+    if args.output:
+        if len(args.inputs) > 1 or Path(args.inputs[0]).is_dir():
+            raise ValueError(
+                "-o names one output file for one input scan: use --out-dir DIR for several or a folder"
             )
-            for written in write_enhanced(result, _enhance_output(path, args), force=args.force):
-                print(f"wrote {written}")
-        except (ScanError, ValueError, OSError) as exc:
-            if len(args.inputs) == 1:
-                raise
-            failures.append(path)
-            print(f"scansr enhance: error: {' '.join(str(exc).split())}", file=sys.stderr)
-    if failures:
-        print(f"{len(failures)} of {len(args.inputs)} files failed: {', '.join(failures)}", file=sys.stderr)
-        return 1
+        return _enhance_one(args)
+    if not args.out_dir:
+        raise ValueError("give -o OUT (one input) or --out-dir DIR")
+    from scansr.batch import BatchSettings, run_batch, summarise
+
+    settings = BatchSettings(
+        scale=args.scale,
+        model=args.model,
+        suffix=args.format,
+        enhance=_enhance_options(args),
+        read=_read_options(args),
+        force=args.force,
+        device=args.device,
+        threads=args.threads,
+    )
+    try:
+        result = run_batch(
+            args.inputs,
+            args.out_dir,
+            settings,
+            recursive=args.recursive,
+            include=args.include or (),
+            workers=args.workers,
+            dask=args.dask or args.scheduler is not None,
+            scheduler=args.scheduler,
+            retries=args.retries,
+            progress=not args.quiet,
+        )
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    for line in summarise(result):
+        print(line, file=sys.stderr if line.startswith("  failed") else sys.stdout)
+    return 0 if result.ok else 1
+
+
+def _enhance_one(args: argparse.Namespace) -> int:
+    from scansr.enhance import enhance, write_enhanced
+
+    scan = read_scan(args.inputs[0], args)
+    result = enhance(scan, scale=args.scale, model=args.model, device=args.device, **_enhance_options(args))
+    for written in write_enhanced(result, args.output, force=args.force):
+        print(f"wrote {written}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from scansr.enhance import resolve_model
+    from scansr.export import export_onnx
+
+    model, out = args.onnx
+    loaded = resolve_model(model, device="cpu")
+    scale = args.scale
+    if scale is None:
+        if len(loaded.config.scales) != 1:
+            raise ValueError(f"give --scale: the model has scales {loaded.config.scales}")
+        scale = loaded.config.scales[0]
+    size = tuple(args.static) if args.static else (64, 64)
+    try:
+        path = export_onnx(
+            loaded,
+            out,
+            scale=scale,
+            opset=args.opset,
+            dynamic=not args.static,
+            input_size=size,
+            exporter=args.exporter,
+            force=args.force,
+        )
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    print(f"wrote {path} ({loaded.config.arch} x{scale})")
     return 0
 
 
@@ -167,7 +224,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a network on your scans (resumable; data-parallel under torchrun)"
     )
-    p.add_argument("--arch", choices=ARCH_NAMES, help="architecture (its recipe: optimiser, patches, losses)")
+    p.add_argument(
+        "--arch",
+        choices=ARCH_NAMES + RECIPE_ALIASES,
+        help="architecture, with its recipe (optimiser, patches, losses); unet-gan: the SEM paper's GAN (= unet)",
+    )
     p.add_argument("--config", metavar="FILE", help="a TrainConfig JSON file (e.g. a run's config.json)")
     p.add_argument("--data", nargs="+", metavar="PATH", help="training scans or folders")
     p.add_argument("--val", nargs="+", metavar="PATH", help="validation scans or folders (never trained on)")
@@ -193,13 +254,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
-        "enhance", help="super-resolve scans with a trained network (heights in metres, pixel size / scale)"
+        "enhance",
+        help="super-resolve scans with a trained network (heights in metres, pixel size / scale); folders, "
+        "resumable batches, local workers or a Dask cluster",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files and folders")
     p.add_argument("--scale", type=int, required=True, choices=[2, 3, 4, 8], help="upscaling factor")
     p.add_argument("--model", default="default", help="'default' (shipped AFM model) or a model folder")
     p.add_argument(
         "--channel", action="append", help="channel to enhance (repeatable; default: the topography)"
+    )
+    p.add_argument(
+        "--channels",
+        type=comma_list,
+        metavar="A,B,...",
+        help="a multichannel model's inputs in its order, topography first, e.g. Height,Adhesion,DMTModulus "
+        "(names or kinds; default: the inputs the model names, found by kind); a single-channel model "
+        "enhances each on its own",
     )
     p.add_argument("--tta", action="store_true", help="average the 8 flip/rotation self-ensemble members")
     p.add_argument(
@@ -218,8 +289,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", help="output file (.gwy .npz .tif hold the maps as extra channels)")
-    out.add_argument("--out-dir", help="folder for the outputs, named INPUT.xSCALE.FORMAT")
+    out.add_argument(
+        "--out-dir",
+        help="output folder: mirrors the input folders, names INPUT.xSCALE.FORMAT, writes a manifest beside "
+        "each output and skips complete outputs on a rerun",
+    )
     p.add_argument("--format", default=".gwy", help="output format with --out-dir (default .gwy)")
-    add_force(p)
+    p.add_argument("-r", "--recursive", action="store_true", help="search the sub-folders of input folders")
+    p.add_argument(
+        "--include", action="append", metavar="PATTERN", help="only files matching, e.g. '*.spm' (repeatable)"
+    )
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="local worker processes (default 1)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads per worker (default cores / N)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available)")
+    p.add_argument(
+        "--dask", action="store_true", help="run one task per file on Dask (a local cluster of N workers)"
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler to run on, e.g. tcp://head:8786 (implies --dask; paths must be shared)",
+    )
+    p.add_argument(
+        "--retries", type=int, default=2, help="rerun a file this often after its worker died (default 2)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--force", action="store_true", help="replace existing outputs (with --out-dir: redo every file)"
+    )
     add_read_options(p, channel=False)
     p.set_defaults(func=_enhance)
+
+    p = sub.add_parser("export", help="export a network at one scale to ONNX (for ONNX Runtime)")
+    p.add_argument(
+        "--onnx",
+        nargs=2,
+        required=True,
+        metavar=("MODEL", "OUT"),
+        help="model ('default' or folder), .onnx file",
+    )
+    p.add_argument("--scale", type=int, choices=[2, 3, 4, 8], help="scale baked into the graph")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument(
+        "--static",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        help="fix the input size (default: any size, dynamic axes)",
+    )
+    p.add_argument(
+        "--exporter",
+        choices=["torchscript", "dynamo"],
+        default="torchscript",
+        help="torch's exporter (default torchscript; dynamo needs onnxscript)",
+    )
+    add_force(p)
+    p.set_defaults(func=_export)

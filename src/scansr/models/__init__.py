@@ -19,6 +19,7 @@ from scansr.models.carn import CARN, CARNM
 from scansr.models.describe import ModelInfo, count_macs, describe_models, flops_per_pixel
 from scansr.models.discriminator import Discriminator
 from scansr.models.edsr import EDSR, EDSRBaseline
+from scansr.models.fusion import FusionSR
 from scansr.models.ninasr import NinaSRB0, NinaSRB1, NinaSRB2
 from scansr.models.rcan import RCAN
 from scansr.models.rdn import RDN
@@ -42,6 +43,7 @@ __all__ = [
     "VDSR",
     "Discriminator",
     "EDSRBaseline",
+    "FusionSR",
     "LoadedModel",
     "ModelConfig",
     "ModelInfo",

@@ -9,6 +9,7 @@ from typing import Any
 from scansr.models._base import SRModel
 from scansr.models.carn import CARN, CARNM
 from scansr.models.edsr import EDSR, EDSRBaseline
+from scansr.models.fusion import FusionSR
 from scansr.models.ninasr import NinaSRB0, NinaSRB1, NinaSRB2
 from scansr.models.rcan import RCAN
 from scansr.models.rdn import RDN
@@ -31,6 +32,7 @@ MODELS: dict[str, Callable[..., SRModel]] = {
     "ninasr-b1": NinaSRB1,
     "ninasr-b2": NinaSRB2,
     "unet": UNet,
+    "fusion": FusionSR,
 }
 
 

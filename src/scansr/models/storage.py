@@ -386,6 +386,9 @@ def save_model(model: SRModel, folder: str | Path, *, config: ModelConfig, overw
         save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "arch": config.arch})
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
         for name in (WEIGHTS_FILE, CONFIG_FILE):
+            os.chmod(
+                tmp / name, 0o666 & ~_umask()
+            )  # safetensors writes 0600; others (Dask workers) must read it
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
         if folder.exists():

@@ -12,14 +12,19 @@ a file (or a hand-written partial one) back.
   0.9, initial learning rate 0.1, weight decay 1e-4, adjustable gradient clipping (global norm ≤ θ/lr with θ =
   0.4, as the reference PyTorch VDSR), learning rate ÷10 at each quarter of the run, L2 loss, ×2/×3/×4 in one
   network.
-- ``unet``: the SEM paper's GAN (de Haan et al. 2019): 128×128 HR patches, generator loss
-  ``α·adversarial + β·L1 + γ·TV`` (anisotropic TV, eq. 3), discriminator updated every 4th generator step,
-  Adam. The paper gives the terms' *shares* of the loss (84/14/2 %), not the weights: the weights here are a
-  starting point, not the paper's.
+- ``unet`` (also named ``unet-gan``): the SEM paper's GAN (de Haan et al. 2019): generator loss
+  ``α·adversarial + β·L1 + γ·TV`` (anisotropic TV, eq. 3; least-squares adversarial loss, eq. 4) with the
+  weights set at the start of the run so that the terms make up 84 / 14 / 2 % of the loss (``balance=
+  "shares"``: the paper gives shares, not weights); discriminator updated every 4th generator step; 128×128
+  HR patches with random rotations and flips; LR by ×2 pixel size (`scansr.degrade.SEM_DEFAULT`: mostly
+  aliased point sampling, beam blur, shot noise); grey levels used as measured ("counts": no plane
+  levelling, row alignment or percentile clipping, which would change the intensities that shot noise and
+  gap analysis depend on); Adam 1e-4 (the paper gives no optimiser settings, batch size or widths).
 - every other network: EDSR's recipe (Lim et al. 2017): L1 loss, Adam lr 1e-4 halved at each quarter of the
   run, 48×48 LR patches (96×96 HR at ×2), batch 16.
 
-Missing keys in a JSON file take the recipe of its ``arch`` (``vdsr`` if absent); unknown keys are errors.
+Missing keys in a JSON file take the recipe of its ``arch`` (``vdsr`` if absent; a recipe alias such as
+``unet-gan`` is accepted there and stored as its architecture); unknown keys are errors.
 """
 
 from __future__ import annotations
@@ -35,17 +40,21 @@ from typing import Any
 
 __all__ = [
     "ADVERSARIAL_KINDS",
+    "BALANCES",
     "CHANNEL_MODES",
     "CLIP_KINDS",
     "DEVICES",
     "FRAMES",
+    "LOSS_TERMS",
     "NORMALISATIONS",
     "NORMALISE_FROM",
     "OPTIMIZERS",
     "PRECISIONS",
+    "RECIPE_ALIASES",
     "SCALE_SAMPLINGS",
     "SCAN_WEIGHTINGS",
     "SCHEDULES",
+    "SEM_PAPER_SHARES",
     "DataConfig",
     "LossConfig",
     "OptimConfig",
@@ -54,7 +63,7 @@ __all__ = [
     "recipe",
 ]
 
-CHANNEL_MODES = ("first", "each")
+CHANNEL_MODES = ("first", "each", "stack")
 FRAMES = ("first", "all")
 ALIGN_METHODS = (None, "median", "mean", "polynomial")
 NORMALISATIONS = ("zscore", "minmax", "none")
@@ -65,6 +74,12 @@ OPTIMIZERS = ("sgd", "adam")
 CLIP_KINDS = ("none", "norm", "value")
 SCHEDULES = ("constant", "step", "cosine")
 ADVERSARIAL_KINDS = ("nonsaturating", "lsgan")
+BALANCES = ("fixed", "shares")
+LOSS_TERMS = ("l1", "l2", "tv", "adversarial")
+#: Recipe names that are not architectures -> the architecture they train (`recipe` accepts both).
+RECIPE_ALIASES: dict[str, str] = {"unet-gan": "unet"}
+#: The SEM paper's shares of its generator loss: adversarial 84 %, L1 14 %, TV 2 %.
+SEM_PAPER_SHARES: dict[str, float] = {"adversarial": 0.84, "l1": 0.14, "tv": 0.02}
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "bfloat16", "float16")
 
@@ -125,9 +140,20 @@ class DataConfig:
     channels : tuple of str
         Channel names to use; empty: each scan's ``default_channel`` (the trace topography). Files without any
         of the names are skipped with a warning.
-    channel_mode : {"first", "each"}
+    channel_mode : {"first", "each", "stack"}
         ``"first"``: per file, the first name of `channels` that it has; ``"each"``: every listed channel it
-        has, each as its own image.
+        has, each as its own image; ``"stack"``: all of `channels` together as one multichannel image (the
+        input of a guided network such as ``fusion``): each name is a channel name or a kind (``"height"``,
+        ``"amplitude"``, ``"phase"``, ``"adhesion"``, ``"modulus"``, ...), resolved per file with vendor names
+        mapped and all in one scan direction (`scansr.channels.resolve_channels`); files lacking one are
+        skipped with a warning. The first channel is the topography: the network's target (with the next ones
+        when it outputs several channels). Each channel is prepared and normalised on its own; a scan's
+        channels are degraded together (`scansr.train.data.degrade_stack`).
+    require : tuple of str
+        ``"stack"`` only: channels a file must also have, resolved together with `channels` but not loaded.
+        With ``channels=("height",)`` and ``require=("amplitude", "phase")`` a single-channel network trains
+        on exactly the topography images (same files, scan direction and degradations) that a network
+        stacking height, amplitude and phase sees: the baseline of an equal-budget comparison.
     frames : {"first", "all"}
         Use only the first frame of a video file, or every frame as its own image.
     level_plane : bool
@@ -170,6 +196,7 @@ class DataConfig:
     validation: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     channel_mode: str = "first"
+    require: tuple[str, ...] = ()
     frames: str = "first"
     level_plane: bool = True
     align_rows: str | None = "median"
@@ -189,6 +216,13 @@ class DataConfig:
         _set(self, "validation", _str_tuple(self.validation, "data.validation"))
         _set(self, "channels", _str_tuple(self.channels, "data.channels"))
         _choice(self.channel_mode, "data.channel_mode", CHANNEL_MODES)
+        _set(self, "require", _str_tuple(self.require, "data.require"))
+        if self.channel_mode == "stack" and not self.channels:
+            raise ValueError(
+                'data.channel_mode "stack" needs data.channels, e.g. ["height", "amplitude", "phase"]'
+            )
+        if self.require and self.channel_mode != "stack":
+            raise ValueError(f'data.require is for channel_mode "stack", got {self.channel_mode!r}')
         _choice(self.frames, "data.frames", FRAMES)
         if not isinstance(self.level_plane, bool):
             raise ValueError(f"data.level_plane must be true or false, got {self.level_plane!r}")
@@ -299,12 +333,25 @@ class LossConfig:
 
     The generator's loss is ``l1·L1 + l2·L2 + tv·TV + adversarial·ADV``: L1 / L2 the mean absolute / squared
     error to the HR patch; TV the anisotropic total variation of the output (SEM paper eq. 3, as a mean over
-    pixels); ADV the generator's adversarial loss. A positive `adversarial` weight trains a `Discriminator`.
+    pixels); ADV the generator's adversarial loss. A positive `adversarial` value trains a `Discriminator`.
+
+    With ``balance="fixed"`` the four values are the weights. With ``balance="shares"`` they are the terms'
+    *shares* of the generator loss at the start of training (the SEM paper gives its loss this way: 84 %
+    adversarial, 14 % L1, 2 % TV): before the first step, the run measures the mean unweighted magnitude
+    ``m_k`` of every switched-on term on the first `calibration_batches` training batches with the untrained
+    generator and discriminator, and weighs term k by ``w_k = (s_k / Σ s) / m_k``, so that at the start each
+    weighted term is its share of a total of 1. The measurement is deterministic (the batches are a function
+    of the seed), written to ``log.jsonl`` (``calibration``), kept in the checkpoint (a resumed run reuses it)
+    and in the saved models' ``config.json`` (``training.loss_weights``).
 
     Attributes
     ----------
     l1, l2, tv, adversarial : float
-        Weights (>= 0, not all zero).
+        Weights, or shares with ``balance="shares"`` (>= 0, not all zero).
+    balance : {"fixed", "shares"}
+        What the four values are (see above).
+    calibration_batches : int
+        ``balance="shares"``: batches the magnitudes are averaged over.
     adversarial_kind : {"nonsaturating", "lsgan"}
         Non-saturating GAN loss (``softplus(−D(G(x)))`` for G) or least squares (the SEM paper's eq. 4).
     discriminator_every : int
@@ -319,21 +366,30 @@ class LossConfig:
     l2: float = 1.0
     tv: float = 0.0
     adversarial: float = 0.0
+    balance: str = "fixed"
+    calibration_batches: int = 8
     adversarial_kind: str = "nonsaturating"
     discriminator_every: int = 4
     discriminator_lr: float | None = None
     discriminator_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("l1", "l2", "tv", "adversarial"):
+        for name in LOSS_TERMS:
             _number(getattr(self, name), f"loss.{name}")
         if self.l1 == self.l2 == self.tv == self.adversarial == 0:
             raise ValueError("loss weights l1, l2, tv and adversarial must not all be 0")
+        _choice(self.balance, "loss.balance", BALANCES)
+        _int(self.calibration_batches, "loss.calibration_batches", 1)
         _choice(self.adversarial_kind, "loss.adversarial_kind", ADVERSARIAL_KINDS)
         _int(self.discriminator_every, "loss.discriminator_every", 1)
         if self.discriminator_lr is not None:
             _number(self.discriminator_lr, "loss.discriminator_lr", strict=True)
         _set(self, "discriminator_kwargs", _json_dict(self.discriminator_kwargs, "loss.discriminator_kwargs"))
+
+    @property
+    def terms(self) -> dict[str, float]:
+        """The switched-on terms and their values (weights or shares), in the order of `LOSS_TERMS`."""
+        return {name: float(getattr(self, name)) for name in LOSS_TERMS if getattr(self, name) > 0}
 
 
 @dataclass(frozen=True)
@@ -487,6 +543,8 @@ class TrainConfig:
         if not isinstance(data, Mapping):
             raise ValueError(f"a training configuration must be a JSON object, got {type(data).__name__}")
         base = recipe(data.get("arch", "vdsr"))
+        if data.get("arch") in RECIPE_ALIASES:
+            data = {**data, "arch": base.arch}
         return _merge(base, data, "")
 
     @classmethod
@@ -543,13 +601,14 @@ def recipe(arch: str) -> TrainConfig:
     Parameters
     ----------
     arch : str
-        A key of `scansr.models.MODELS`.
+        A key of `scansr.models.MODELS`, or a recipe alias of `RECIPE_ALIASES` (``"unet-gan"``: the SEM
+        paper's GAN, the same as ``"unet"``).
 
     Returns
     -------
     TrainConfig
-        ``vdsr``: the AFM paper; ``unet``: the SEM paper's GAN; others: EDSR's recipe (see the module
-        docstring).
+        ``vdsr``: the AFM paper; ``unet`` / ``unet-gan``: the SEM paper's GAN; others: EDSR's recipe (see the
+        module docstring). ``TrainConfig.arch`` is always the architecture.
 
     Raises
     ------
@@ -558,15 +617,25 @@ def recipe(arch: str) -> TrainConfig:
     """
     from scansr.models import MODELS
 
-    if arch not in MODELS:
-        raise ValueError(f"arch must be one of {tuple(MODELS)}, got {arch!r}")
-    if arch == "vdsr":
+    name = RECIPE_ALIASES.get(arch, arch) if isinstance(arch, str) else arch
+    if name not in MODELS:
+        raise ValueError(f"arch must be one of {(*MODELS, *RECIPE_ALIASES)}, got {arch!r}")
+    if name == "vdsr":
         return TrainConfig(arch="vdsr")
-    if arch == "unet":
+    if name == "unet":
         return TrainConfig(
             arch="unet",
             scales=(2,),
-            data=DataConfig(patch_size=128, batch_size=8, scale_sampling="batch"),
+            data=DataConfig(
+                level_plane=False,
+                align_rows=None,
+                clip=None,
+                patch_size=128,
+                batch_size=8,
+                scale_sampling="batch",
+                augment=True,
+                degradation="sem",
+            ),
             optim=OptimConfig(
                 optimizer="adam",
                 lr=1e-4,
@@ -575,10 +644,16 @@ def recipe(arch: str) -> TrainConfig:
                 clip_by_lr=False,
                 schedule="constant",
             ),
-            loss=LossConfig(l1=1.0, l2=0.0, tv=0.02, adversarial=0.01, discriminator_every=4),
+            loss=LossConfig(
+                l2=0.0,
+                **SEM_PAPER_SHARES,
+                balance="shares",
+                adversarial_kind="lsgan",
+                discriminator_every=4,
+            ),
         )
     return TrainConfig(
-        arch=arch,
+        arch=name,
         scales=(2,),
         data=DataConfig(patch_size=96, batch_size=16, scale_sampling="batch"),
         optim=OptimConfig(

@@ -2,16 +2,19 @@
 
 Run folder (`TrainConfig.out`)
     ``config.json`` (the effective `TrainConfig`), ``files.json`` (every image used, with its split and data
-    hash), ``log.jsonl`` (one JSON record per line: ``start``, ``baseline`` (bicubic on the validation set),
-    ``train`` every `log_every` steps, ``val`` after each validation, ``end``), ``checkpoint.pt`` (everything
+    hash), ``log.jsonl`` (one JSON record per line: ``start`` (with the loss weights), ``calibration`` (the
+    measured term magnitudes and resulting weights of a loss balanced by shares, `LossConfig`), ``baseline``
+    (bicubic on the validation set), ``train`` every `log_every` steps, ``val`` after each validation,
+    ``end``), ``checkpoint.pt`` (everything
     needed to continue), ``model/`` (the latest weights) and ``best/`` (best mean validation PSNR), both
     written with `scansr.models.save_model` (safetensors + ``config.json``).
 
 Exact resumption
     A batch is a pure function of the seed, the step and the sample indices (`scansr.train.data`), the
     learning rate a pure function of the step, and the checkpoint holds the weights, the optimiser state
-    (momentum, Adam moments), the discriminator and its optimiser, the gradient scaler, and torch's and
-    Python's global RNG states. ``train(config, resume=True)`` therefore continues exactly where the
+    (momentum, Adam moments), the discriminator and its optimiser, the gradient scaler, the loss weights (a
+    loss balanced by shares is measured once, at the start, and reused), and torch's and Python's global RNG
+    states. ``train(config, resume=True)`` therefore continues exactly where the
     checkpoint was written: on the CPU, 10 steps + resume + 10 steps give bit-identical weights to 20 steps.
     The checkpoint is written to a temporary file and renamed over the old one (`scansr._atomic`), so a run
     killed at any moment (SIGKILL included) resumes from the last complete checkpoint; log records written
@@ -50,6 +53,7 @@ from torch import Tensor, nn
 
 from scansr import metrics
 from scansr._atomic import atomic_path, atomic_write_text
+from scansr.channels import canonical_name
 from scansr.models import Discriminator, ModelConfig, SRModel, build_model, save_model
 from scansr.scan import OutputExistsError
 from scansr.train import losses
@@ -57,8 +61,11 @@ from scansr.train.config import OptimConfig, TrainConfig
 from scansr.train.data import (
     Group,
     PairSampler,
+    StackValidationPair,
     ValidationPair,
     load_images,
+    load_stacks,
+    prepare_stack_validation,
     prepare_validation,
     resolve_degradation,
 )
@@ -290,7 +297,7 @@ def _finite_or_none(x: float) -> float | None:
 # ------------------------------------------------------------------------------------------------ validation
 def validate(
     model: SRModel,
-    pairs: list[ValidationPair],
+    pairs: list[ValidationPair] | list[StackValidationPair],
     *,
     tile: int = 128,
     overlap: int = 16,
@@ -301,13 +308,16 @@ def validate(
 
     Each LR scan is normalised as in training, super-resolved whole (tiled), the output mapped back to
     physical units (metres for heights) and compared with the HR reference over ``data_range = HR max − min``.
+    For stacked pairs every channel is normalised with its own statistics and every output channel k is
+    mapped back with channel k's and scored against HR channel k; the summaries (``psnr``, ``by_scale``, the
+    best model) are of output 0, the topography, and ``by_channel`` gives each output's.
 
     Parameters
     ----------
     model : SRModel
         The network (its mode is restored afterwards).
-    pairs : list of ValidationPair
-        From `scansr.train.data.prepare_validation`.
+    pairs : list of ValidationPair or list of StackValidationPair
+        From `scansr.train.data.prepare_validation` or `scansr.train.data.prepare_stack_validation`.
     tile, overlap : int
         Tiled inference (LR pixels).
     ssim : bool
@@ -320,13 +330,17 @@ def validate(
     dict
         ``psnr``, ``ssim``, ``psnr_bicubic``, ``ssim_bicubic`` (means over images and scales; None if not
         finite), ``by_scale`` (the same per scale, with ``n``) and ``images`` (one record per image and
-        scale).
+        scale; for stacks one per image, scale and output channel, with its ``channel`` name), and for stacks
+        ``by_channel`` (the means of every output channel).
     """
     was_training = model.training
     model.eval()
     records = []
     try:
         for p in pairs:
+            if isinstance(p, StackValidationPair):
+                records += _validate_stack(model, p, tile=tile, overlap=overlap, ssim=ssim, device=device)
+                continue
             x = torch.from_numpy(((p.lr - p.offset) / p.norm_scale).astype(np.float32))[None, None].to(device)
             y = predict_tiled(model, x, p.scale, tile=tile, overlap=overlap)
             sr = y[0, 0].to("cpu", torch.float64).numpy() * p.norm_scale + p.offset
@@ -360,18 +374,66 @@ def validate(
             out[key] = _finite_or_none(float(values.mean())) if values.size else None
         return out
 
-    result = summary(records)
+    main = [r for r in records if r.get("output", 0) == 0]  # the topography (output 0 of a stack)
+    result = summary(main)
     result["by_scale"] = {
         str(s): {
-            **summary([r for r in records if r["scale"] == s]),
-            "n": sum(r["scale"] == s for r in records),
+            **summary([r for r in main if r["scale"] == s]),
+            "n": sum(r["scale"] == s for r in main),
         }
-        for s in sorted({r["scale"] for r in records})
+        for s in sorted({r["scale"] for r in main})
     }
+    if any("output" in r for r in records):
+        names = {r["output"]: r["channel"] for r in records}
+        result["by_channel"] = {
+            names[k]: {
+                **summary([r for r in records if r["output"] == k]),
+                "n": sum(r["output"] == k for r in records),
+            }
+            for k in sorted(names)
+        }
     result["images"] = [
         {k: (_finite_or_none(v) if isinstance(v, float) else v) for k, v in r.items()} for r in records
     ]
     return result
+
+
+def _validate_stack(
+    model: SRModel, p: StackValidationPair, *, tile: int, overlap: int, ssim: bool, device: torch.device | str
+) -> list[dict[str, Any]]:
+    """Score one stacked validation pair: a record per output channel, each in its channel's units."""
+    offset, norm_scale = p.offset[:, None, None], p.norm_scale[:, None, None]
+    x = torch.from_numpy(((p.lr - offset) / norm_scale).astype(np.float32))[None].to(device)
+    y = predict_tiled(model, x, p.scale, tile=tile, overlap=overlap)[0].to("cpu", torch.float64).numpy()
+    if len(y) > len(p.hr):
+        raise ValueError(f"the network outputs {len(y)} channels, the validation stack has {len(p.hr)}")
+    records = []
+    for k in range(len(y)):
+        sr = y[k] * p.norm_scale[k] + p.offset[k]
+        data_range = float(p.data_range[k])
+        if np.isfinite(sr).all():
+            psnr = metrics.psnr(p.hr[k], sr, data_range=data_range)
+            score = (
+                metrics.ssim(p.hr[k], sr, data_range=data_range)
+                if ssim and min(p.hr.shape[1:]) >= 11
+                else math.nan
+            )
+        else:
+            logger.warning("validation: the network's output %d on %s ×%d is not finite", k, p.name, p.scale)
+            psnr = score = math.nan
+        records.append(
+            {
+                "image": p.name,
+                "scale": p.scale,
+                "output": k,
+                "channel": p.channels[k],
+                "psnr": psnr,
+                "ssim": score,
+                "psnr_bicubic": p.bicubic_psnr_channels[k],
+                "ssim_bicubic": p.bicubic_ssim_channels[k],
+            }
+        )
+    return records
 
 
 # ----------------------------------------------------------------------------------------------- run folder
@@ -405,12 +467,22 @@ class _Log:
             fh.flush()
 
 
-def _config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+def _config_differences(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    prefix: str = "",
+    defaults: Mapping[str, Any] | None = None,
+) -> list[str]:
+    # A setting that the run's own config lacks (written before scansr had it) takes its dataclass default,
+    # the behaviour of the code that wrote the run: new settings must default to the old behaviour.
+    if defaults is None:
+        defaults = TrainConfig().to_dict()
     out = []
     for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
+        a, b = old.get(key, defaults.get(key)), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict) and key not in ("model_kwargs", "degradation"):
-            out += _config_differences(a, b, f"{prefix}{key}.")
+            below = defaults.get(key)
+            out += _config_differences(a, b, f"{prefix}{key}.", below if isinstance(below, dict) else {})
         elif a != b and f"{prefix}{key}" not in _RESUMABLE_CHANGES:
             out.append(f"{prefix}{key}: {a!r} -> {b!r}")
     return out
@@ -419,15 +491,25 @@ def _config_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: 
 def _model_config(model: SRModel, config: TrainConfig, extra: Mapping[str, Any]) -> ModelConfig:
     """Return the ``config.json`` of a saved model: how to prepare its input, and how it was trained."""
     d = config.data
+    normalisation: dict[str, Any] = {
+        "kind": d.normalisation,
+        "fit_on": d.normalise_from,
+        "clip": list(d.clip) if d.clip else None,
+        "level_plane": d.level_plane,
+        "align_rows": d.align_rows,
+    }
+    names: tuple[str, ...] = ()
+    if d.channel_mode == "stack":
+        # Each input channel is prepared and normalised on its own, with its own statistics (fitted on the
+        # scan being enhanced); the names are kinds where the data names were (resolved per scan by enhance).
+        names = tuple(canonical_name(n) or n for n in d.channels)
+        units = extra.get("units") or [[] for _ in names]
+        normalisation["channels"] = [{"name": n, "units": list(u)} for n, u in zip(names, units, strict=True)]
     return ModelConfig.for_model(
         model,
-        normalisation={
-            "kind": d.normalisation,
-            "fit_on": d.normalise_from,
-            "clip": list(d.clip) if d.clip else None,
-            "level_plane": d.level_plane,
-            "align_rows": d.align_rows,
-        },
+        input_names=names,
+        output_names=names[: model.out_channels],
+        normalisation=normalisation,
         training={
             "channels": list(d.channels) or "default",
             "config": {k: v for k, v in config.to_dict().items() if k != "data"}
@@ -478,6 +560,25 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         run.close()
 
 
+def _model_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Return the constructor arguments: ``model_kwargs``, with ``in_channels`` = the stacked channels."""
+    kwargs = dict(config.model_kwargs)
+    d = config.data
+    if d.channel_mode == "stack":
+        n = len(d.channels)
+        if kwargs.setdefault("in_channels", n) != n:
+            raise ValueError(
+                f"model_kwargs.in_channels is {kwargs['in_channels']}, but data.channels stacks {n} channels "
+                f"{list(d.channels)}; leave in_channels out"
+            )
+        if int(kwargs.get("out_channels", 1)) > n:
+            raise ValueError(
+                f"model_kwargs.out_channels is {kwargs['out_channels']}, but data.channels stacks only {n} "
+                "channels (output k is channel k enhanced)"
+            )
+    return kwargs
+
+
 class _Networks:
     """The generator (the SR network), the optional discriminator, their optimisers and the gradient scaler."""
 
@@ -487,7 +588,7 @@ class _Networks:
             config.arch,
             scales=config.scales,
             generator=torch.Generator().manual_seed(config.seed),
-            **config.model_kwargs,
+            **_model_kwargs(config),
         ).to(device)
         self.model.train()
         self.params = list(self.model.parameters())
@@ -542,10 +643,44 @@ class _Networks:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
 
+    def generator_terms(
+        self, sr: Tensor, hr: Tensor, weights: Mapping[str, float], *, config: TrainConfig
+    ) -> dict[str, Tensor]:
+        """Weighted generator loss terms of one group (the training step and the loss calibration share it)."""
+        sr = sr.float()
+        logits = self.disc(sr) if self.disc is not None else None
+        return losses.generator_terms(sr, hr, weights, fake_logits=logits, kind=config.loss.adversarial_kind)
+
+    @torch.no_grad()
+    def measure_terms(
+        self, groups: list[Group], *, config: TrainConfig, device: torch.device
+    ) -> dict[str, float]:
+        """Unweighted generator loss terms of the current networks on this process's share of a batch."""
+        unit = {name: 1.0 for name in config.loss.terms}
+        n_samples = sum(len(g.samples) for g in groups)
+        sums: dict[str, float] = dict.fromkeys(unit, 0.0)
+        with _autocast(config, device):
+            for g in groups:
+                sr = self.model(torch.from_numpy(g.lr).to(device), g.scale)
+                terms = self.generator_terms(sr, torch.from_numpy(g.hr).to(device), unit, config=config)
+                for k, v in terms.items():
+                    sums[k] += len(g.samples) / n_samples * float(v)
+        return sums
+
     def step(
-        self, groups: list[Group], *, step: int, lr: float, config: TrainConfig, device: torch.device
+        self,
+        groups: list[Group],
+        *,
+        step: int,
+        lr: float,
+        config: TrainConfig,
+        loss_weights: Mapping[str, float],
+        device: torch.device,
     ) -> tuple[float, dict[str, float], float | None]:
-        """One optimiser step on this process's share of the batch: ``(loss, terms, discriminator loss)``."""
+        """One optimiser step on this process's share of the batch: ``(loss, terms, discriminator loss)``.
+
+        `loss_weights`: the weights of the generator's loss terms (as configured, or balanced by shares).
+        """
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         lrs = [torch.from_numpy(g.lr).to(device) for g in groups]
@@ -560,11 +695,7 @@ class _Networks:
             outs = self.g_step(lrs, [g.scale for g in groups])
             terms: dict[str, Tensor] = {}
             for w, sr, hr in zip(weights, outs, hrs, strict=True):
-                sr = sr.float()
-                group_terms = losses.pixel_losses(sr, hr, config.loss)
-                if self.disc is not None:
-                    adv = losses.generator_adversarial_loss(self.disc(sr), kind=config.loss.adversarial_kind)
-                    group_terms["adversarial"] = config.loss.adversarial * adv
+                group_terms = self.generator_terms(sr, hr, loss_weights, config=config)
                 for k, v in group_terms.items():
                     terms[k] = terms.get(k, 0.0) + w * v
             loss = sum(terms.values())
@@ -649,18 +780,25 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
     # ---- data
     d = config.data
     degradation = resolve_degradation(d.degradation)
-    train_images = load_images(d.train, d, what="training")
-    val_images = load_images(d.validation, d, what="validation") if d.validation else []
+    stacked = d.channel_mode == "stack"
+    load = load_stacks if stacked else load_images
+    train_images = load(d.train, d, what="training")
+    val_images = load(d.validation, d, what="validation") if d.validation else []
     leaked = {im.digest for im in train_images} & {im.digest for im in val_images}
     if leaked:
         names = [im.name for im in val_images if im.digest in leaked]
         raise ValueError(f"validation images {names} are also in the training set; split by file")
     sampler = PairSampler(
-        train_images, scales=config.scales, config=d, degradation=degradation, seed=config.seed
+        train_images,
+        scales=config.scales,
+        config=d,
+        degradation=degradation,
+        seed=config.seed,
+        targets=int(_model_kwargs(config).get("out_channels", 1)) if stacked else None,
     )
-    pairs: list[ValidationPair] = []
+    pairs: list[ValidationPair] | list[StackValidationPair] = []
     if run.main and val_images:
-        pairs = prepare_validation(
+        pairs = (prepare_stack_validation if stacked else prepare_validation)(
             val_images,
             scales=config.validation.scales or config.scales,
             config=d,
@@ -676,6 +814,8 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
         "train_images": [im.name for im in train_images],
         "validation_images": [im.name for im in val_images],
     }
+    if stacked:  # each stacked channel's units (a guide may be in V from one instrument, in m from another)
+        about["units"] = [sorted({im.units[k] for im in train_images}) for k in range(len(d.channels))]
 
     # ---- networks, resumed state
     nets = _Networks(config, run)
@@ -705,6 +845,33 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
     elif resume:
         logger.info("%s has no checkpoint: starting at step 0", folder)
 
+    # ---- loss weights: as configured, or balanced by shares on the first batches (kept in the checkpoint)
+    per_rank = config.data.batch_size // run.world
+    shard = range(run.rank * per_rank, (run.rank + 1) * per_rank)
+    calibration: dict[str, Any] | None = None
+    if config.loss.balance == "fixed":
+        loss_weights = losses.fixed_weights(config.loss)
+    elif resumed:
+        if not isinstance(state.get("loss_weights"), Mapping):
+            raise ValueError(
+                f"{ckpt_path}: the checkpoint has no loss weights, which loss.balance 'shares' needs"
+            )
+        loss_weights = {str(k): float(v) for k, v in state["loss_weights"].items()}
+        calibration = state.get("loss_calibration")
+    else:
+        calibration = _calibrate(nets, sampler, shard, config=config, run=run, device=device)
+        loss_weights = losses.share_weights(calibration["magnitudes"], config.loss.terms)
+        logger.info(
+            "loss weights for the shares %s: %s (term magnitudes %s on %d batches)",
+            calibration["shares"],
+            loss_weights,
+            calibration["magnitudes"],
+            calibration["batches"],
+        )
+    about["loss_weights"] = loss_weights
+    if calibration is not None:
+        about["loss_calibration"] = calibration
+
     # ---- run folder
     log = _Log(folder / LOG_FILE, run.main)
     if run.main:
@@ -727,8 +894,11 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
                 "train_images": len(train_images),
                 "validation_pairs": len(pairs),
                 "parameters": sum(p.numel() for p in nets.params),
+                "loss_weights": loss_weights,
             }
         )
+        if calibration is not None and not resumed:
+            log.write({"event": "calibration", "step": 0, **calibration, "weights": loss_weights})
         if pairs and not resumed:
             log.write({"event": "baseline", "step": 0, **validate_baseline(pairs)})
 
@@ -741,6 +911,8 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
             "step": at,
             "config": config.to_dict(),
             **nets.state_dict(),
+            "loss_weights": loss_weights,
+            "loss_calibration": calibration,
             "rng": {
                 "torch": torch.get_rng_state(),
                 "python": random.getstate(),
@@ -760,8 +932,6 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
     # ---- loop
     from tqdm.auto import tqdm
 
-    per_rank = config.data.batch_size // run.world
-    shard = range(run.rank * per_rank, (run.rank + 1) * per_rank)
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -779,7 +949,9 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
             t0 = time.perf_counter()
             groups = sampler.batch(step, shard)
             window.data_s += time.perf_counter() - t0
-            loss, terms, d_loss = nets.step(groups, step=step, lr=lr, config=config, device=device)
+            loss, terms, d_loss = nets.step(
+                groups, step=step, lr=lr, config=config, loss_weights=loss_weights, device=device
+            )
             step += 1
             if not math.isfinite(loss):
                 raise FloatingPointError(
@@ -870,6 +1042,40 @@ def _train(config: TrainConfig, run: _Dist, *, resume: bool, progress: bool) -> 
         steps_per_s=speed,
         network=nets.model.eval(),
     )
+
+
+def _calibrate(
+    nets: _Networks,
+    sampler: PairSampler,
+    shard: range,
+    *,
+    config: TrainConfig,
+    run: _Dist,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Mean unweighted generator loss terms of the untrained networks on the first training batches.
+
+    The batches are those of steps ``0 … calibration_batches − 1`` (pure functions of the seed), each process
+    measuring its share; no random state is used or changed. Returns ``{"batches", "magnitudes", "shares"}``
+    (shares normalised to sum to 1), the ``calibration`` log record.
+    """
+    n = config.loss.calibration_batches
+    names = list(config.loss.terms)
+    sums = torch.zeros(len(names), dtype=torch.float64)
+    for k in range(n):
+        measured = nets.measure_terms(sampler.batch(k, shard), config=config, device=device)
+        sums += torch.tensor([measured[name] for name in names], dtype=torch.float64)
+    if run.active:
+        sums = sums.to(device)
+        dist.all_reduce(sums)
+        sums /= run.world
+    means = (sums.cpu() / n).tolist()
+    total = sum(config.loss.terms.values())
+    return {
+        "batches": n,
+        "magnitudes": dict(zip(names, means, strict=True)),
+        "shares": {name: value / total for name, value in config.loss.terms.items()},
+    }
 
 
 def validate_baseline(pairs: list[ValidationPair]) -> dict[str, Any]:

@@ -1,0 +1,237 @@
+"""Measure every number of docs/model-card.md: the default AFM model vs bicubic and Lanczos on its validation scans.
+
+Writes ``docs/model-card/results.md`` (tables) and ``docs/model-card/*.png`` (failure-mode pictures); the model card
+quotes them. Every table comes from `scansr.evaluate.benchmark` on the validation files of the committed split, so
+the numbers can be reproduced with:
+
+    python scripts/model_card.py --model src/scansr/data/models/afm-default \
+        --split training/afm-default/split-multi.json \
+        --mono /work/runs/mono/best --multi /work/runs/multi/best \
+        --runs /work/runs/arch-vdsr /work/runs/arch-ninasr-b1 /work/runs/arch-ninasr-b0
+
+(the run folders are where `scansr train` wrote the experiments of training/afm-default/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+import scansr
+from scansr.enhance import enhance
+from scansr.evaluate import benchmark
+from scansr.report import figures
+from scansr.train import load_split
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What each validation scan shows (from ../shared/data/README.md); the key is the end of the file's path.
+MATERIALS = {
+    "AFMReader/sample_0.spm": ("DNA minicircles on mica", "Bruker PeakForce"),
+    "AFMReader/sample_0.ibw": ("DNA minicircles on mica", "Asylum MFP-3D"),
+    "save-2023.02.16-12.08.46.436.jpk": ("streptavidin 2-D crystal", "JPK"),
+    "nanoAFMr/Park_20210916_034.tiff": ("unknown sample", "Park Systems"),
+    "nanoscopeAFM/Veeco_20160622.003": ("CuPc film on glass", "NanoScope III"),
+    "NSFopen/image.nid": ("polymer blend", "Nanosurf"),
+    "DTMicroscope/PZT_final0002.h5": ("PZT ferroelectric film (PFM)", "Asylum Cypher"),
+    "pySPM/test.sxm": ("Au(111), STM", "Nanonis"),
+    "PiFM/MAPIold_0012TopographyFwd.int": ("MAPbI3 perovskite film", "Molecular Vista PiFM"),
+    "nanoAFMr/AR_20211011.ibw": ("FePc film", "Asylum Cypher"),
+    "pNanolocz-FileReaders/tops70s14_190g0000.ibw": ("unknown sample (AC + Nap)", "Asylum MFP-3D"),
+    "nanoAFMr/NanoSurf_20160301.nid": ("data storage medium", "Nanosurf"),
+}
+
+
+def material(path: str) -> tuple[str, str]:
+    for key, value in MATERIALS.items():
+        if str(path).replace("\\", "/").endswith(key):
+            return value
+    return ("?", "?")
+
+
+def model_method(folder: str | Path, **options):
+    """A benchmark method running the network in `folder` through `scansr.enhance`."""
+
+    def upscale(scan, scale):
+        return enhance(scan, scale=scale, model=folder, uncertainty=False, consistency=False, **options).scan
+
+    return upscale
+
+
+def table1(result, methods, scales) -> list[str]:
+    """The AFM paper's Table 1 layout: PSNR and SSIM mean ± std per method and scale."""
+    head = (
+        "| method | "
+        + " | ".join(f"PSNR ×{s}" for s in scales)
+        + " | "
+        + " | ".join(f"SSIM ×{s}" for s in scales)
+    )
+    lines = [head + " |", "|---" * (1 + 2 * len(scales)) + "|"]
+    for m in methods:
+        cells = []
+        for metric in ("psnr", "ssim"):
+            for s in scales:
+                v = result.values(m, s, metric)
+                fmt = ".2f" if metric == "psnr" else ".3f"
+                cells.append(f"{np.mean(v):{fmt}} ± {np.std(v, ddof=1):{fmt}}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def gain_table(result, methods, scale, reference="bicubic") -> list[str]:
+    """Per validation file: material, instrument, PSNR of bicubic and the gain of each method over it."""
+    lines = [
+        f"| file | material | instrument | {reference} PSNR ×{scale} | "
+        + " | ".join(f"{m} − {reference} (dB)" for m in methods)
+        + " |",
+        "|---" * (4 + len(methods)) + "|",
+    ]
+    rows = [r for r in result.per_image if r["scale"] == scale]
+    for file in result.files:
+        by = {r["method"]: r["psnr"] for r in rows if r["file"] == file}
+        mat, inst = material(file)
+        gains = " | ".join(f"{by[m] - by[reference]:+.2f}" for m in methods)
+        lines.append(f"| {Path(file).name} | {mat} | {inst} | {by[reference]:.2f} | {gains} |")
+    return lines
+
+
+def run_info(run: Path) -> dict:
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    end = [r for r in log if r["event"] == "end"]
+    config = json.loads((run / "config.json").read_text())
+    return {
+        "run": run.name,
+        "arch": config["arch"],
+        "steps": end[-1]["step"] if end else None,
+        "elapsed_min": end[-1]["elapsed_s"] / 60 if end else None,
+        "batch": config["data"]["batch_size"],
+        "patch": config["data"]["patch_size"],
+        "threads": config.get("threads"),
+    }
+
+
+def failure_pictures(files, model, out_dir: Path, worst: list[tuple[str, int]]) -> list[str]:
+    lines = []
+    for file, scale in worst:
+        res = benchmark(
+            [file],
+            scales=(scale,),
+            methods={"bicubic": "bicubic", "model": model_method(model)},
+            degradation="afm",
+            progress=False,
+        )
+        ex = res.examples[0]
+        images = {"LR (simulated)": ex.lr, "HR": ex.hr, **ex.outputs}
+        fig = figures.comparison_figure(images, zoom=figures.detail_region(ex.hr), reference="HR")
+        name = f"failure-{Path(file).stem}-x{scale}.png"
+        (out_dir / name).write_bytes(figures.to_png(fig, dpi=110))
+        lines.append(f"![{Path(file).name} ×{scale}]({out_dir.name}/{name})")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=REPO / "src/scansr/data/models/afm-default")
+    parser.add_argument("--split", type=Path, default=REPO / "training/afm-default/split-multi.json")
+    parser.add_argument("--mono", type=Path, help="best model of the mono-material run")
+    parser.add_argument("--multi", type=Path, help="best model of the multi-material run at the same budget")
+    parser.add_argument(
+        "--runs", nargs="*", type=Path, default=[], help="architecture-comparison run folders"
+    )
+    parser.add_argument("--scales", nargs="+", type=int, default=[2, 4, 8])
+    parser.add_argument("--out", type=Path, default=REPO / "docs/model-card")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = [str(p) for p in load_split(args.split).validation]
+    scales = tuple(args.scales)
+    started = time.perf_counter()
+    md = [
+        "# Model-card measurements",
+        "",
+        f"Measured {date.today().isoformat()} by `python scripts/model_card.py` (scansr {scansr.__version__}, "
+        f"torch CPU, Python {platform.python_version()}, {platform.machine()}, 2 cores) on the "
+        f"{len(files)} validation scans of `{args.split.relative_to(REPO)}` (never trained on). Protocol: "
+        "`scansr.evaluate.benchmark` — HR topography plane-levelled and clipped (AFM paper eq. 1), low "
+        "resolution simulated, upscaled, PSNR/SSIM with the HR's standard deviation as data range "
+        "(z-scored heights, the AFM paper's convention), a border of `scale` pixels left out.",
+        "",
+    ]
+    model = model_method(args.model)
+    for degradation, title in (
+        ("bicubic", "Bicubic decimation (the AFM paper's protocol)"),
+        ("afm", "Realistic AFM degradation (point sampling, tip, drift, scan-line noise; `scansr.degrade`)"),
+    ):
+        methods = {
+            "bicubic": "bicubic",
+            "lanczos": "lanczos",
+            "model": model,
+            "model --tta": model_method(args.model, tta=True),
+            "model --back-projection 3": model_method(args.model, back_projection=3),
+        }
+        result = benchmark(files, scales=scales, methods=methods, degradation=degradation, progress=True)
+        md += [f"## {title}", "", *table1(result, list(methods), scales), ""]
+        md += [
+            f"Per validation scan at ×4 ({degradation}):",
+            "",
+            *gain_table(result, ["lanczos", "model", "model --tta", "model --back-projection 3"], 4),
+            "",
+        ]
+        if degradation == "afm":
+            rows = [r for r in result.per_image if r["scale"] == 4]
+            gains = {}
+            for file in result.files:
+                by = {r["method"]: r["psnr"] for r in rows if r["file"] == file}
+                gains[file] = by["model"] - by["bicubic"]
+            worst = sorted(gains, key=gains.get)[:2]
+            md += [
+                "## Failure modes (×4, realistic degradation, the two scans where the model gains least)",
+                "",
+                *failure_pictures(files, args.model, args.out, [(f, 4) for f in worst]),
+                "",
+            ]
+    if args.mono and args.multi:
+        methods = {
+            "bicubic": "bicubic",
+            "mono-material": model_method(args.mono),
+            "multi-material": model_method(args.multi),
+        }
+        result = benchmark(files, scales=scales, methods=methods, degradation="afm", progress=True)
+        md += [
+            "## Mono- vs multi-material (same architecture, steps and batch; realistic degradation)",
+            "",
+            *table1(result, list(methods), scales),
+            "",
+            "Per validation scan at ×4:",
+            "",
+            *gain_table(result, ["mono-material", "multi-material"], 4),
+            "",
+        ]
+    if args.runs:
+        methods = {"bicubic": "bicubic"} | {run.name: model_method(run / "best") for run in args.runs}
+        result = benchmark(files, scales=scales, methods=methods, degradation="afm", progress=True)
+        md += [
+            "## Architectures at equal CPU wall time (realistic degradation)",
+            "",
+            "| run | arch | steps | training time (min) | batch | HR patch | threads |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for run in args.runs:
+            i = run_info(run)
+            md.append(
+                f"| {i['run']} | {i['arch']} | {i['steps']} | {i['elapsed_min']:.0f} | {i['batch']} | "
+                f"{i['patch']} | {i['threads']} |"
+            )
+        md += ["", *table1(result, list(methods), scales), ""]
+    md.append(f"(The measurements took {(time.perf_counter() - started) / 60:.0f} min.)")
+    (args.out / "results.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    print(f"wrote {args.out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
