@@ -26,10 +26,10 @@ from matplotlib import colormaps, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
 from scansr.correlate import CorrelationResult
-from scansr.report.figures import DEFAULT_CMAPS, display_unit, map_figure, scale_bar_length, scatter_figure
+from scansr.report.figures import DEFAULT_CMAPS, display_unit, draw_scale_bar, map_figure, scatter_figure
 from scansr.report.html import Section
 from scansr.scan import Scan
 from scansr.units import format_length
@@ -147,7 +147,7 @@ def _domain_figure(scan: Scan, result: CorrelationResult, *, panel_size: float =
         ax.set_ylim(height, 0.0)
         ax.set_title(name, fontsize=10)
         if scaled:
-            _scale_bar(ax, height, width)
+            draw_scale_bar(ax, (height, width))
     if len(domains) <= 10:
         handles = [
             Patch(color=_DOMAIN_COLOURS[k % len(_DOMAIN_COLOURS)], label=f"domain {label}")
@@ -159,26 +159,6 @@ def _domain_figure(scan: Scan, result: CorrelationResult, *, panel_size: float =
             handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
         )
     return figure
-
-
-def _scale_bar(ax: Any, field_height: float, field_width: float) -> None:
-    length = scale_bar_length(field_width)
-    x0, thickness = 0.05 * field_width, 0.018 * max(field_height, field_width)
-    bottom = 0.94 * field_height
-    ax.add_patch(
-        Rectangle((x0, bottom - thickness), length, thickness, facecolor="white", edgecolor="black", zorder=5)
-    )
-    ax.text(
-        x0 + length / 2,
-        bottom - thickness - 0.015 * field_height,
-        format_length(length),
-        color="white",
-        ha="center",
-        va="bottom",
-        fontsize=8,
-        path_effects=_OUTLINE,
-        zorder=6,
-    )
 
 
 def _area_unit(areas: list[float]) -> tuple[float, str]:

@@ -308,36 +308,63 @@ def _show(ax: Any, image: _Image, *, factor: float, norm: Normalize, cmap: Any) 
     )
 
 
-def _draw_scale_bar(ax: Any, region: Region, *, scaled: bool) -> None:
-    """Draw a round-length bar at the bottom left of `region` (the part of the field the axes show)."""
-    if not scaled:
-        return
-    length = scale_bar_length(region.width)
+def draw_scale_bar(
+    ax: Any,
+    region: Region | tuple[float, float],
+    *,
+    max_fraction: float = 1 / 3,
+    fontsize: float = 8,
+    thickness: float = 0.018,
+    zorder: float = 5,
+) -> float:
+    """Draw a round-length scale bar at the bottom left of an image panel; return its length in metres.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        An image panel drawn over its physical field (y growing downwards, as `comparison_figure` draws).
+    region : Region or (height, width)
+        The part of the field the axes show, in metres; ``(height, width)`` means the whole field from (0, 0).
+    max_fraction : float
+        Longest bar as a fraction of the shown width (`scale_bar_length`).
+    fontsize, thickness, zorder : float
+        Label size (points), bar thickness as a fraction of the larger side, drawing order.
+    """
+    if not isinstance(region, Region):
+        region = Region(0.0, 0.0, float(region[0]), float(region[1]))
+    length = scale_bar_length(region.width, max_fraction=max_fraction)
     margin_x = 0.05 * region.width
-    thickness = 0.018 * max(region.height, region.width)
+    bar = thickness * max(region.height, region.width)
     bottom = region.y + region.height - 0.06 * region.height  # y grows downwards on image axes
     ax.add_patch(
         Rectangle(
-            (region.x + margin_x, bottom - thickness),
+            (region.x + margin_x, bottom - bar),
             length,
-            thickness,
+            bar,
             facecolor="white",
             edgecolor="black",
             linewidth=0.8,
-            zorder=5,
+            zorder=zorder,
         )
     )
     ax.text(
         region.x + margin_x + length / 2,
-        bottom - thickness - 0.015 * region.height,
+        bottom - bar - 0.015 * region.height,
         format_length(length),
         color="white",
         ha="center",
         va="bottom",
-        fontsize=8,
+        fontsize=fontsize,
         path_effects=_OUTLINE,
-        zorder=6,
+        zorder=zorder + 1,
     )
+    return length
+
+
+def _draw_scale_bar(ax: Any, region: Region, *, scaled: bool) -> None:
+    """Draw `draw_scale_bar` on panels of scans that have a pixel size."""
+    if scaled:
+        draw_scale_bar(ax, region)
 
 
 def _check_region(region: Any, field: tuple[float, float], what: str = "zoom") -> Region:

@@ -33,17 +33,16 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 
 from scansr.gaps import GapComparison, GapOptions, GapResult, histogram
 from scansr.metrics.spectral import radial_power_spectrum
 from scansr.report.figures import (
     DEFAULT_CMAPS,
     display_unit,
+    draw_scale_bar,
     histogram_figure,
     line_profiles,
     profile_figure,
-    scale_bar_length,
     spectrum_figure,
 )
 from scansr.report.html import Section
@@ -89,35 +88,6 @@ def _percent(fraction: float) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- overlay
-def _draw_scale_bar(ax: Any, field_height: float, field_width: float) -> None:
-    length = scale_bar_length(field_width)
-    x0 = 0.05 * field_width
-    thickness = 0.018 * max(field_height, field_width)
-    bottom = field_height * 0.94
-    ax.add_patch(
-        Rectangle(
-            (x0, bottom - thickness),
-            length,
-            thickness,
-            facecolor="white",
-            edgecolor="black",
-            linewidth=0.8,
-            zorder=6,
-        )
-    )
-    ax.text(
-        x0 + length / 2,
-        bottom - thickness - 0.015 * field_height,
-        format_length(length),
-        color="white",
-        ha="center",
-        va="bottom",
-        fontsize=8,
-        path_effects=_OUTLINE,
-        zorder=7,
-    )
-
-
 def _segments(start: np.ndarray, end: np.ndarray, rows: np.ndarray) -> list[list[tuple[float, float]]]:
     """Line segments ``[(x0, y0), (x1, y1)]`` (axes order) of the selected rows of (y, x) positions."""
     return [
@@ -247,7 +217,7 @@ def gap_overlay_figure(
         )
         ax.add_collection(widths)
         handles.append(Line2D([], [], color=WIDTH_COLOUR, linewidth=2.6, label="measured width"))
-    _draw_scale_bar(ax, height, width)
+    draw_scale_bar(ax, (height, width))
     if handles:
         figure.legend(
             handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False

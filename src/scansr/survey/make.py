@@ -45,7 +45,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from scansr._atomic import atomic_path, atomic_write_text
 from scansr.interpolate import upscale_scan
@@ -53,7 +52,7 @@ from scansr.methods import Method, resolve_methods
 from scansr.preprocess import level_plane
 from scansr.register import METHODS as REGISTER_METHODS
 from scansr.register import Registration, RegistrationError, register_scans, warp
-from scansr.report.figures import DEFAULT_CMAPS, display_unit, scale_bar_length
+from scansr.report.figures import DEFAULT_CMAPS, display_unit, draw_scale_bar
 from scansr.scan import Channel, OutputExistsError, Scan, ScanWriteError
 from scansr.survey.answers import answer_file_name, blank_answer_sheet, check_rater_names
 from scansr.survey.key import (
@@ -66,7 +65,6 @@ from scansr.survey.key import (
     file_sha256,
     write_key,
 )
-from scansr.units import format_length
 
 __all__ = [
     "GROUND_TRUTH_LABEL",
@@ -357,36 +355,6 @@ def _levelled(data: np.ndarray, level: str) -> np.ndarray:
     return np.array(data, dtype=np.float64)
 
 
-def _scale_bar(ax: Any, field: tuple[float, float]) -> None:
-    height, width = field
-    length = scale_bar_length(width, max_fraction=0.3)
-    thickness = 0.022 * max(height, width)
-    x0 = 0.05 * width
-    bottom = height - 0.06 * height
-    ax.add_patch(
-        Rectangle(
-            (x0, bottom - thickness),
-            length,
-            thickness,
-            facecolor="white",
-            edgecolor="black",
-            lw=0.5,
-            zorder=5,
-        )
-    )
-    ax.text(
-        x0 + length / 2,
-        bottom - thickness - 0.015 * height,
-        format_length(length),
-        color="white",
-        ha="center",
-        va="bottom",
-        fontsize=6,
-        path_effects=_OUTLINE,
-        zorder=6,
-    )
-
-
 def sheet_figure(
     ground_truth: Scan,
     panels: Mapping[str, Scan],
@@ -502,7 +470,7 @@ def sheet_figure(
         is_gt = label == GROUND_TRUTH_LABEL
         ax.set_title(label, fontsize=8 if is_gt else 10, fontweight="normal" if is_gt else "bold", pad=3)
         if ground_truth.pixel_size is not None:
-            _scale_bar(ax, field)
+            draw_scale_bar(ax, field, max_fraction=0.3, fontsize=6, thickness=0.022)
     cax = figure.add_axes(
         (
             float((width - bar_label - bar_width) / width),
