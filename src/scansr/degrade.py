@@ -1173,16 +1173,19 @@ class DegradationConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> DegradationConfig:
         """Build a configuration from a dict such as `to_dict`'s output; missing keys take the defaults.
 
+        A ``"comment"`` key (documentation in a JSON file) is ignored.
+
         Raises
         ------
         ValueError
             If a key is unknown or a value invalid.
         """
         fields = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k != "comment"}  # a JSON file may say why its values are so
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown degradation settings {sorted(unknown)}; valid: {sorted(fields)}")
-        return cls(**dict(data))
+        return cls(**data)
 
 
 _NO_EXTRAS = {

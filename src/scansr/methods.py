@@ -146,6 +146,10 @@ def is_model_folder(path: str | Path) -> bool:
     return folder.is_dir() and all((folder / name).is_file() for name in _MODEL_FILES)
 
 
+# Folders `scansr train` writes its models into (scansr.train.loop): their parent names the run.
+_RUN_SUBFOLDERS = ("best", "model")
+
+
 @dataclass(frozen=True)
 class ModelMethod:
     """A trained network applied with ``scansr.enhance.enhance``.
@@ -185,7 +189,10 @@ class ModelMethod:
                     f"(a model folder holds {' and '.join(_MODEL_FILES)})"
                 )
             object.__setattr__(self, "model", folder)
-            default_name = folder.resolve().name or str(folder)
+            resolved = folder.resolve()
+            default_name = resolved.name or str(folder)
+            if default_name in _RUN_SUBFOLDERS:  # a training run's best/ or model/: name it RUN/best
+                default_name = f"{resolved.parent.name}/{default_name}"
         if self.name == "":
             object.__setattr__(self, "name", default_name)
         _check_name(self.name)
