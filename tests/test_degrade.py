@@ -504,3 +504,24 @@ def test_steps_store_plain_numbers():
     assert type(step.rate) is float
     assert type(step.max_length) is int
     json.dumps(degrade.Pipeline((degrade.SamplingStep("point"), step)).to_dict())
+
+
+def test_load_config_takes_presets_files_and_dicts(tmp_path):
+    import json
+
+    from scansr.degrade import AFM_DEFAULT, PRESETS, DegradationConfig, load_config
+
+    assert load_config("afm") is AFM_DEFAULT
+    path = tmp_path / "mild.json"
+    path.write_text(json.dumps({"comment": "why", "tip_probability": 0.0, "line_noise_range": [0, 0.01]}))
+    cfg = load_config(path)
+    assert isinstance(cfg, DegradationConfig)
+    assert cfg.tip_probability == 0.0
+    assert cfg.line_noise_range == (0.0, 0.01)
+    assert cfg.scar_probability == DegradationConfig().scar_probability  # missing keys take the defaults
+    assert load_config({"tip_probability": 0.5}).tip_probability == 0.5
+    with pytest.raises(ValueError, match=str(tuple(PRESETS)).replace("(", r"\(").replace(")", r"\)")):
+        load_config("no-such-preset")
+    path.write_text(json.dumps({"tip_probabilty": 0.0}))
+    with pytest.raises(ValueError, match="unknown degradation settings"):
+        load_config(path)

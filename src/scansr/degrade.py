@@ -30,11 +30,13 @@ This module is in scansr's numpy layer: it imports numpy, scipy and scansr's num
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -70,6 +72,7 @@ __all__ = [
     "gaussian_blur",
     "line_noise",
     "line_offsets",
+    "load_config",
     "one_over_f_noise",
     "point_sample",
     "robust_range",
@@ -1229,6 +1232,36 @@ BICUBIC = DegradationConfig(samplings=("bicubic",), sampling_weights=(1.0,), **_
 """The seed papers' degradation: MATLAB bicubic decimation of the modcropped HR image, nothing else."""
 
 PRESETS: dict[str, DegradationConfig] = {"afm": AFM_DEFAULT, "sem": SEM_DEFAULT, "bicubic": BICUBIC}
+
+
+def load_config(spec: str | Path | Mapping[str, Any] | DegradationConfig) -> DegradationConfig:
+    """Return the `DegradationConfig` named by `spec`: a preset name, a JSON file, a dict, or a config.
+
+    Parameters
+    ----------
+    spec : str, Path, mapping or DegradationConfig
+        A key of `PRESETS`, the path of a JSON file holding `DegradationConfig` fields (plus an optional
+        ``"comment"``), such a dict, or a config (returned as is).
+
+    Raises
+    ------
+    ValueError
+        If `spec` is neither a preset nor an existing file (the message lists the presets), or its content is
+        invalid.
+    """
+    if isinstance(spec, DegradationConfig):
+        return spec
+    if isinstance(spec, Mapping):
+        return DegradationConfig.from_dict(spec)
+    if isinstance(spec, str) and spec in PRESETS:
+        return PRESETS[spec]
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"degradation must be one of {tuple(PRESETS)} or a JSON file, got {str(spec)!r}")
+    try:
+        return DegradationConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from None
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

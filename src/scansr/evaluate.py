@@ -447,7 +447,7 @@ def benchmark(
     scales: Sequence[int] = (2, 4, 8),
     methods: Sequence[str | Path | Method] | Mapping[str, Any] = ("bicubic", "bilinear", "lanczos"),
     channel: str | None = None,
-    degradation: str = "bicubic",
+    degradation: str | Path = "bicubic",
     preprocess: str = "level+clip",
     data_range: str | float = "std",
     border: int | None = None,
@@ -472,10 +472,11 @@ def benchmark(
         folders, `Method` objects, or a mapping name → specification or function.
     channel : str, optional
         Channel scored in every scan (default: each scan's `Scan.default_channel`, the topography).
-    degradation : {"bicubic", "area", "afm", "sem"}
+    degradation : {"bicubic", "area", "afm", "sem"} or path
         How the LR scan is made (`DEGRADATIONS`): ``"bicubic"`` MATLAB's antialiased bicubic decimation (the
         AFM paper's), ``"area"`` block means, ``"afm"`` / ``"sem"`` the realistic random pipelines of
-        `scansr.degrade` (point sampling, tip, drift, scan-line noise...).
+        `scansr.degrade` (point sampling, tip, drift, scan-line noise...), or a JSON file of
+        `scansr.degrade.DegradationConfig` fields (`scansr.degrade.load_config`).
     preprocess : {"none", "level", "clip", "level+clip"}
         Preparation of the HR channel before anything else (`PREPROCESS`); default: the sample tilt removed,
         then the AFM paper's eq. 1 clipping.
@@ -507,8 +508,15 @@ def benchmark(
     """
     scales = _check_scales(scales)
     resolved = resolve_methods(methods)
-    if degradation not in DEGRADATIONS:
-        raise ValueError(f"degradation must be one of {tuple(DEGRADATIONS)}, got {degradation!r}")
+    if isinstance(degradation, str) and degradation in DEGRADATIONS:
+        config = DEGRADATIONS[degradation]
+    elif isinstance(degradation, str) and not Path(degradation).is_file():
+        raise ValueError(
+            f"degradation must be one of {tuple(DEGRADATIONS)} or a JSON file of DegradationConfig fields, "
+            f"got {degradation!r}"
+        )
+    else:
+        config = degrade.load_config(degradation)
     if preprocess not in PREPROCESS:
         raise ValueError(f"preprocess must be one of {PREPROCESS}, got {preprocess!r}")
     rule = _check_data_range(data_range)
@@ -521,7 +529,6 @@ def benchmark(
     items = list(paths) if not isinstance(paths, str | Path | Scan) else [paths]
     if not items:
         raise ValueError("give at least one scan")
-    config = DEGRADATIONS[degradation]
 
     rows: list[dict[str, Any]] = []
     examples: list[Example] = []

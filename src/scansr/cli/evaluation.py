@@ -110,8 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--degradation",
         default="bicubic",
-        choices=["bicubic", "area", "afm", "sem"],
-        help="how low resolution is simulated (default: bicubic decimation, as the seed papers)",
+        help="how low resolution is simulated: bicubic (default; the seed papers' decimation), area, afm, sem, or "
+        "a JSON file of scansr.degrade.DegradationConfig fields",
     )
     p.add_argument("--preprocess", default="level+clip", choices=["none", "level", "clip", "level+clip"])
     p.add_argument(

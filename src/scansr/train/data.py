@@ -628,25 +628,11 @@ def load_split(path: str | Path) -> Split:
 
 
 def resolve_degradation(spec: str | Mapping[str, Any]) -> degrade.DegradationConfig:
-    """Return the `DegradationConfig` named by `spec`: a preset name, a JSON file, or a dict.
+    """Return the `DegradationConfig` named by `spec` (a preset name, a JSON file or a dict).
 
-    Raises
-    ------
-    ValueError
-        If `spec` is neither a preset nor an existing file (the message lists the presets), or its content is
-        invalid.
+    The same as `scansr.degrade.load_config`, which `benchmark` uses too.
     """
-    if isinstance(spec, Mapping):
-        return degrade.DegradationConfig.from_dict(spec)
-    if spec in degrade.PRESETS:
-        return degrade.PRESETS[spec]
-    path = Path(spec)
-    if not path.is_file():
-        raise ValueError(f"degradation must be one of {tuple(degrade.PRESETS)} or a JSON file, got {spec!r}")
-    try:
-        return degrade.DegradationConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON: {exc}") from None
+    return degrade.load_config(spec)
 
 
 # ----------------------------------------------------------------------------------------- degraded versions
