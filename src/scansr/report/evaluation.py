@@ -302,8 +302,8 @@ def add_evaluation_section(
         "transform applied to every output; everything cropped to the common region"
         f"{' and each image levelled by its own plane' if s.get('level') else ''}. Full-reference metrics compare "
         f"each output with the HR (PSNR / SSIM data range '{s.get('data_range')}' from the HR); no-reference "
-        "metrics score each output and the HR itself. ↑: higher is better, ↓: lower is better. Ma and PI are not "
-        "computed: they need Ma et al.'s trained model, which scansr does not support yet."
+        "metrics score each output and the HR itself. ↑: higher is better, ↓: lower is better. "
+        + f"Ma and PI: {s.get('ma_pi', 'not computed')}."
     )
     metrics = result.metrics
     means = []
