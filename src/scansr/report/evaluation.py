@@ -255,6 +255,13 @@ def _std_range(result: EvaluationResult, metric: str) -> str:
     return f" ({min(stds):.3g}–{max(stds):.3g})"
 
 
+def _ma_sentence(note: str) -> str:
+    """Say whether and how Ma / PI were computed (`evaluate_pairs` records it in ``settings["ma_pi"]``)."""
+    if note.startswith("computed"):
+        return f"Ma and PI were {note}."
+    return (note or "Ma and PI were not computed") + "."
+
+
 def add_evaluation_section(
     parent: Any,
     result: EvaluationResult,
@@ -303,7 +310,7 @@ def add_evaluation_section(
         f"{' and each image levelled by its own plane' if s.get('level') else ''}. Full-reference metrics compare "
         f"each output with the HR (PSNR / SSIM data range '{s.get('data_range')}' from the HR); no-reference "
         "metrics score each output and the HR itself. ↑: higher is better, ↓: lower is better. "
-        + f"Ma and PI: {s.get('ma_pi', 'not computed')}."
+        + _ma_sentence(str(s.get("ma_pi", "")))
     )
     metrics = result.metrics
     means = []
