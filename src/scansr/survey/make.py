@@ -180,8 +180,8 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 def _run_method(method: Method, lr: Scan, scale: int) -> Channel:
     try:
         out = method.upscale(lr, scale)
-    except Exception as exc:
-        raise RuntimeError(f"method {method.name!r} failed on {lr.source or 'the scan'}: {exc}") from exc
+    except (ValueError, OSError) as exc:  # bad input or a missing model: say which method and scan
+        raise ValueError(f"method {method.name!r} failed on {lr.source or 'the scan'}: {exc}") from exc
     if not isinstance(out, Scan):
         raise TypeError(f"method {method.name!r} must return a Scan, got {type(out).__name__}")
     name = lr.channels[0].name
