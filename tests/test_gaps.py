@@ -525,7 +525,7 @@ def test_bad_input_raises_value_error_naming_the_problem() -> None:
         detect_particles(image, pixel_size=(0.0, PX))
     nan_image = image.copy()
     nan_image[3, 4] = np.nan
-    with pytest.raises(ValueError, match="1 NaN"):
+    with pytest.raises(ValueError, match="1 non-finite"):
         detect_particles(nan_image, pixel_size=SQUARE)
     with pytest.raises(ValueError, match="polarity must be one of"):
         detect_particles(image, pixel_size=SQUARE, polarity="grey")
@@ -551,7 +551,7 @@ def test_compare_gaps_rejects_mismatched_fields_and_missing_pixel_sizes() -> Non
         )
     output = target.copy()
     output[0, 0] = np.nan
-    with pytest.raises(ValueError, match="output holds 1 NaN"):
+    with pytest.raises(ValueError, match="output has 1 non-finite"):
         compare_gaps(
             target,
             output,

@@ -68,6 +68,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 from scipy import stats as sps
 
+from scansr._checks import image_2d
 from scansr.channels import channel_kind, resolve_channels, split_direction
 from scansr.scan import Channel, Scan
 
@@ -110,12 +111,7 @@ _FLAT = 1e-8  # local variance below this fraction of the global variance: the w
 
 # --------------------------------------------------------------------------------------------------- checks
 def _image(x: Any, what: str) -> np.ndarray:
-    array = np.asarray(x, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array, got shape {array.shape}")
-    if min(array.shape) < 2:
-        raise ValueError(f"{what} must be at least 2x2 pixels, got shape {array.shape}")
-    return array
+    return image_2d(x, what, finite=False)
 
 
 def _pair(x: Any, y: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

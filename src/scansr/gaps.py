@@ -75,6 +75,8 @@ from scipy import ndimage
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.spatial import Delaunay, QhullError
 
+from scansr._checks import image_2d, pixel_size_pair
+
 __all__ = [
     "BASELINES",
     "FITS",
@@ -120,22 +122,7 @@ def _frozen(array: Any, dtype: Any = np.float64) -> np.ndarray:
 
 
 def _check_image(image: Any, what: str) -> np.ndarray:
-    if image is None:
-        raise ValueError(f"{what} is required: a 2-D array of intensities")
-    try:
-        array = np.asarray(image, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a 2-D array of numbers, got {type(image).__name__}") from None
-    if array.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array, got shape {array.shape}")
-    if min(array.shape) < 3:
-        raise ValueError(f"{what} must be at least 3x3 pixels, got {array.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise ValueError(
-            f"{what} holds {bad} NaN or infinite value(s); fill or crop them before the gap analysis"
-        )
-    return array
+    return image_2d(image, what, min_size=3)
 
 
 def _check_pixel_size(pixel_size: Any, what: str = "pixel_size") -> tuple[float, float]:
@@ -144,13 +131,7 @@ def _check_pixel_size(pixel_size: Any, what: str = "pixel_size") -> tuple[float,
             f"{what} is required: (dy, dx) in metres (for a file without a lateral scale, give the scan size "
             "when reading it: scansr.io.read(path, scan_size=...))"
         )
-    try:
-        dy, dx = (float(v) for v in pixel_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a pair (dy, dx) of lengths in metres, got {pixel_size!r}") from None
-    if not (math.isfinite(dy) and math.isfinite(dx) and dy > 0 and dx > 0):
-        raise ValueError(f"{what} must be positive finite lengths in metres, got {pixel_size!r}")
-    return dy, dx
+    return pixel_size_pair(pixel_size, what)
 
 
 def _check_choice(value: Any, choices: Any, what: str) -> None:

@@ -26,35 +26,19 @@ import logging
 
 import numpy as np
 
+from scansr._checks import image_2d, pixel_size_pair
+
 __all__ = ["fourier_sharpness", "gradient_sharpness", "to_grey8"]
 
 logger = logging.getLogger(__name__)
 
 
 def _image(image: object, what: str = "image") -> np.ndarray:
-    array = np.asarray(image, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array, got shape {array.shape}")
-    if min(array.shape) < 2:
-        raise ValueError(f"{what} must be at least 2x2 pixels, got {array.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise ValueError(f"{what} has {bad} non-finite value(s) (NaN or inf); fill or crop them first")
-    return array
+    return image_2d(image, what)
 
 
 def _pixel_size(pixel_size: object) -> tuple[float, float] | None:
-    if pixel_size is None:
-        return None
-    try:
-        dy, dx = (float(v) for v in pixel_size)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"pixel_size must be a pair (dy, dx) in metres or None, got {pixel_size!r}"
-        ) from None
-    if not (dy > 0 and dx > 0 and np.isfinite(dy) and np.isfinite(dx)):
-        raise ValueError(f"pixel_size must be positive and finite, got {pixel_size!r}")
-    return dy, dx
+    return None if pixel_size is None else pixel_size_pair(pixel_size)
 
 
 def to_grey8(

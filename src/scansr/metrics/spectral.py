@@ -28,6 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scansr._checks import image_2d, pixel_size_pair
+
 __all__ = [
     "FRCResult",
     "RadialSpectrum",
@@ -72,29 +74,11 @@ class FRCResult(NamedTuple):
 
 # --------------------------------------------------------------------------------------------------- helpers
 def _image(image: object, what: str) -> np.ndarray:
-    array = np.asarray(image, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D array, got shape {array.shape}")
-    if min(array.shape) < 4:
-        raise ValueError(f"{what} must be at least 4x4 pixels, got {array.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(array)))
-    if bad:
-        raise ValueError(f"{what} has {bad} non-finite value(s) (NaN or inf); fill or crop them first")
-    return array
+    return image_2d(image, what, min_size=4)
 
 
 def _pixel_size(pixel_size: object) -> tuple[float, float]:
-    if pixel_size is None:
-        return 1.0, 1.0
-    try:
-        dy, dx = (float(v) for v in pixel_size)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"pixel_size must be a pair (dy, dx) in metres or None, got {pixel_size!r}"
-        ) from None
-    if not (dy > 0 and dx > 0 and np.isfinite(dy) and np.isfinite(dx)):
-        raise ValueError(f"pixel_size must be positive and finite, got {pixel_size!r}")
-    return dy, dx
+    return (1.0, 1.0) if pixel_size is None else pixel_size_pair(pixel_size)
 
 
 def _window(shape: tuple[int, int], window: str | None) -> np.ndarray:
