@@ -13,12 +13,12 @@ def test_forward_every_scale_on_odd_size(ctor):
 
 def test_full_default_forward_baseline():
     model = common.check_full_default_forward(EDSRBaseline, 4)
-    assert model.hparams == {"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0}
+    assert model.hparams == {"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0, "global_residual": False}
 
 
 def test_full_default_forward_full():
     model = common.check_full_default_forward(EDSR, 4)
-    assert model.hparams == {"n_resblocks": 32, "n_feats": 256, "res_scale": 0.1}
+    assert model.hparams == {"n_resblocks": 32, "n_feats": 256, "res_scale": 0.1, "global_residual": False}
 
 
 @pytest.mark.parametrize(("ctor", "millions", "rounding"), [(EDSRBaseline, 1.37, 0.005), (EDSR, 40.7, 0.05)])

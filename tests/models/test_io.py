@@ -76,7 +76,7 @@ def test_folder_content(tmp_path):
     assert cfg["format"] == "scansr-model"
     assert cfg["arch"] == "edsr-baseline"
     assert cfg["scales"] == [2, 4]
-    assert cfg["kwargs"] == {"n_resblocks": 1, "n_feats": 4, "res_scale": 1.0}
+    assert cfg["kwargs"] == {"n_resblocks": 1, "n_feats": 4, "res_scale": 1.0, "global_residual": False}
     assert cfg["input_names"] == ["Height"]
     assert cfg["normalisation"]["percentiles"] == [2.5, 97.5]
     assert cfg["training"] == {"steps": 10, "data": ["a.spm"]}

@@ -69,3 +69,26 @@ def test_overfits_one_patch(ctor):
 
 def test_deterministic_with_seed():
     common.check_deterministic(NinaSRB0, SMALL, 8)
+
+
+@pytest.mark.parametrize("arch", ["ninasr-b0", "edsr-baseline"])
+def test_global_residual_adds_bicubic_and_keeps_torchsr_parameters(arch):
+    import torch
+
+    from scansr.models import build_model
+    from scansr.models._base import bicubic_upsample
+
+    kwargs = {"n_resblocks": 1, "n_feats": 8} if arch == "ninasr-b0" else {"n_resblocks": 1, "n_feats": 4}
+    plain = build_model(arch, scales=(2, 4), generator=torch.Generator().manual_seed(0), **kwargs)
+    skip = build_model(
+        arch, scales=(2, 4), generator=torch.Generator().manual_seed(0), global_residual=True, **kwargs
+    )
+    # no new parameters: torchSR checkpoints load into either
+    assert [k for k, _ in plain.named_parameters()] == [k for k, _ in skip.named_parameters()]
+    lr = torch.randn(2, 1, 13, 17, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for scale in (2, 4):
+            expected = plain(lr, scale) + bicubic_upsample(lr, scale, 1)
+            torch.testing.assert_close(skip(lr, scale), expected)
+    assert skip.hparams["global_residual"] is True
+    assert plain.hparams["global_residual"] is False

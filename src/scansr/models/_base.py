@@ -17,7 +17,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SCALES", "SRModel", "check_scales", "default_init_", "pixel_shuffle_upsampler"]
+__all__ = [
+    "SCALES",
+    "SRModel",
+    "bicubic_upsample",
+    "check_scales",
+    "default_init_",
+    "pixel_shuffle_upsampler",
+]
 
 #: Scale factors any scansr network can be built for.
 SCALES = (2, 3, 4, 8)
@@ -123,6 +130,18 @@ def default_init_(module: nn.Module, generator: torch.Generator | None = None) -
                 fan_in = m.weight[0].numel()
                 bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
                 nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+
+def bicubic_upsample(lr: Tensor, scale: int, channels: int) -> Tensor:
+    """Bicubic upsampling of the first `channels` channels of `lr` by `scale` (the base a residual net adds to).
+
+    ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``: Keys' kernel with ``a = -0.75`` and
+    half-pixel centres, as OpenCV's ``INTER_CUBIC``.
+    """
+    _, _, h, w = lr.shape
+    return torch.nn.functional.interpolate(
+        lr[:, :channels], size=(h * scale, w * scale), mode="bicubic", align_corners=False
+    )
 
 
 def pixel_shuffle_upsampler(

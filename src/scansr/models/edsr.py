@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from scansr.models._base import SRModel, pixel_shuffle_upsampler
+from scansr.models._base import SRModel, bicubic_upsample, pixel_shuffle_upsampler
 
 __all__ = ["EDSR", "EDSRBaseline"]
 
@@ -55,6 +55,9 @@ class EDSR(SRModel):
         Channels (256; baseline 64).
     res_scale : float
         Residual scaling (0.1; baseline 1.0).
+    global_residual : bool
+        Add the bicubic upsampling of the input to the output (the network learns the residual over bicubic, as
+        VDSR; not in torchSR, no parameters). Default False.
     generator : torch.Generator, optional
         Source of the initial weights (default: torch's global generator).
     """
@@ -70,14 +73,21 @@ class EDSR(SRModel):
         n_resblocks: int = 32,
         n_feats: int = 256,
         res_scale: float = 0.1,
+        global_residual: bool = False,
         generator: torch.Generator | None = None,
     ):
         super().__init__(
             scales=scales,
             in_channels=in_channels,
             out_channels=out_channels,
-            hparams={"n_resblocks": n_resblocks, "n_feats": n_feats, "res_scale": res_scale},
+            hparams={
+                "n_resblocks": n_resblocks,
+                "n_feats": n_feats,
+                "res_scale": res_scale,
+                "global_residual": bool(global_residual),
+            },
         )
+        self.global_residual = bool(global_residual)
         if n_resblocks < 0 or n_feats < 1:
             raise ValueError(f"need n_resblocks >= 0 and n_feats >= 1, got {n_resblocks!r}, {n_feats!r}")
         self.head = nn.Sequential(nn.Conv2d(in_channels, n_feats, 3, padding=1))
@@ -101,7 +111,10 @@ class EDSR(SRModel):
         self.check_input(lr, scale)
         x = self.head(lr)
         res = self.body(x) + x
-        return self.tail[f"x{scale}"](res)
+        out = self.tail[f"x{scale}"](res)
+        if self.global_residual:
+            out = out + bicubic_upsample(lr, scale, self.out_channels)
+        return out
 
 
 class EDSRBaseline(EDSR):
@@ -121,6 +134,7 @@ class EDSRBaseline(EDSR):
         n_resblocks: int = 16,
         n_feats: int = 64,
         res_scale: float = 1.0,
+        global_residual: bool = False,
         generator: torch.Generator | None = None,
     ):
         super().__init__(
@@ -130,5 +144,6 @@ class EDSRBaseline(EDSR):
             n_resblocks=n_resblocks,
             n_feats=n_feats,
             res_scale=res_scale,
+            global_residual=global_residual,
             generator=generator,
         )

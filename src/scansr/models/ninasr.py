@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from scansr.models._base import SRModel, default_init_
+from scansr.models._base import SRModel, bicubic_upsample, default_init_
 
 __all__ = ["NinaSRB0", "NinaSRB1", "NinaSRB2"]
 
@@ -74,14 +74,21 @@ class _NinaSR(SRModel):
         n_resblocks: int,
         n_feats: int,
         expansion: float,
+        global_residual: bool,
         generator: torch.Generator | None,
     ):
         super().__init__(
             scales=scales,
             in_channels=in_channels,
             out_channels=out_channels,
-            hparams={"n_resblocks": n_resblocks, "n_feats": n_feats, "expansion": expansion},
+            hparams={
+                "n_resblocks": n_resblocks,
+                "n_feats": n_feats,
+                "expansion": expansion,
+                "global_residual": bool(global_residual),
+            },
         )
+        self.global_residual = bool(global_residual)
         mid_feats = int(n_feats * expansion)
         if n_resblocks < 1 or n_feats < 1 or mid_feats < 4:
             raise ValueError(
@@ -122,7 +129,10 @@ class _NinaSR(SRModel):
         self.check_input(lr, scale)
         x = self.head(lr)
         res = self.body(x) + x
-        return self.tail[f"x{scale}"](res)
+        out = self.tail[f"x{scale}"](res)
+        if self.global_residual:
+            out = out + bicubic_upsample(lr, scale, self.out_channels)
+        return out
 
 
 class NinaSRB0(_NinaSR):
@@ -140,6 +150,9 @@ class NinaSRB0(_NinaSR):
         Channels (16); the blocks' middle layers have ``int(n_feats * expansion)``.
     expansion : float
         Width factor of the blocks' middle layers (2.0).
+    global_residual : bool
+        Add the bicubic upsampling of the input to the output, so that the network learns the residual over
+        bicubic, as VDSR (not in torchSR; no parameters, so torchSR weights load either way). Default False.
     generator : torch.Generator, optional
         Source of the initial weights (default: torch's global generator).
     """
@@ -155,6 +168,7 @@ class NinaSRB0(_NinaSR):
         n_resblocks: int = 10,
         n_feats: int = 16,
         expansion: float = 2.0,
+        global_residual: bool = False,
         generator: torch.Generator | None = None,
     ):
         super().__init__(
@@ -164,6 +178,7 @@ class NinaSRB0(_NinaSR):
             n_resblocks=n_resblocks,
             n_feats=n_feats,
             expansion=expansion,
+            global_residual=global_residual,
             generator=generator,
         )
 
@@ -183,6 +198,9 @@ class NinaSRB1(_NinaSR):
         Channels (32); the blocks' middle layers have ``int(n_feats * expansion)``.
     expansion : float
         Width factor of the blocks' middle layers (2.0).
+    global_residual : bool
+        Add the bicubic upsampling of the input to the output, so that the network learns the residual over
+        bicubic, as VDSR (not in torchSR; no parameters, so torchSR weights load either way). Default False.
     generator : torch.Generator, optional
         Source of the initial weights (default: torch's global generator).
     """
@@ -198,6 +216,7 @@ class NinaSRB1(_NinaSR):
         n_resblocks: int = 26,
         n_feats: int = 32,
         expansion: float = 2.0,
+        global_residual: bool = False,
         generator: torch.Generator | None = None,
     ):
         super().__init__(
@@ -207,6 +226,7 @@ class NinaSRB1(_NinaSR):
             n_resblocks=n_resblocks,
             n_feats=n_feats,
             expansion=expansion,
+            global_residual=global_residual,
             generator=generator,
         )
 
@@ -226,6 +246,9 @@ class NinaSRB2(_NinaSR):
         Channels (56); the blocks' middle layers have ``int(n_feats * expansion)``.
     expansion : float
         Width factor of the blocks' middle layers (2.0).
+    global_residual : bool
+        Add the bicubic upsampling of the input to the output, so that the network learns the residual over
+        bicubic, as VDSR (not in torchSR; no parameters, so torchSR weights load either way). Default False.
     generator : torch.Generator, optional
         Source of the initial weights (default: torch's global generator).
     """
@@ -241,6 +264,7 @@ class NinaSRB2(_NinaSR):
         n_resblocks: int = 84,
         n_feats: int = 56,
         expansion: float = 2.0,
+        global_residual: bool = False,
         generator: torch.Generator | None = None,
     ):
         super().__init__(
@@ -250,5 +274,6 @@ class NinaSRB2(_NinaSR):
             n_resblocks=n_resblocks,
             n_feats=n_feats,
             expansion=expansion,
+            global_residual=global_residual,
             generator=generator,
         )
