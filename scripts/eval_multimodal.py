@@ -125,6 +125,8 @@ def _run(folder: Path, weights: str) -> tuple[TrainConfig, Any, dict[str, Any]]:
                 continue
             if record.get("event") in ("end", "start"):
                 end[record["event"]] = record
+            elif record.get("event") == "train" and record.get("step") == loaded.config.training.get("step"):
+                end["weights"] = record  # the training time up to the weights' step
     return config, loaded, end
 
 
@@ -169,6 +171,9 @@ def evaluate_runs(
     g_config, g_loaded, g_log = _run(guided_run, weights)
     s_config, s_loaded, s_log = _run(single_run, weights)
     problems = _budget(g_config, s_config)
+    steps = [loaded.config.training.get("step") for loaded in (g_loaded, s_loaded)]
+    if steps[0] != steps[1]:
+        problems.append(f"the weights are of different steps: {steps[0]} vs {steps[1]}")
     if problems:
         raise ValueError(
             "the runs differ in settings an equal-budget comparison must share: " + "; ".join(problems)
@@ -212,8 +217,8 @@ def evaluate_runs(
         f"Topography of {len({r['image'] for r in ordered})} validation scans, PSNR (dB) and SSIM in metres over each "
         f"HR scan's range, mean ± std over scans; guided = `{g_config.arch}` with {', '.join(guides)} as guides, "
         f"single = the same architecture on the topography alone; weights `{weights}/`; fixed-seed degradation "
-        f"`{g_config.data.degradation}` (seed {seed}); {g_config.steps} steps × batch {g_config.data.batch_size} "
-        f"× {g_config.data.patch_size}-px patches each.",
+        f"`{g_config.data.degradation}` (seed {seed}); weights of step {steps[0]} of a {g_config.steps}-step schedule "
+        f"× batch {g_config.data.batch_size} × {g_config.data.patch_size}-px patches each.",
         "",
         "| scale | n | bicubic PSNR | Lanczos PSNR | single PSNR | guided PSNR | guided − single (dB) | wins | p |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -271,7 +276,7 @@ def evaluate_runs(
         ("single", s_config, s_loaded, s_log),
     ):
         params = sum(p.numel() for p in loaded.model.parameters())
-        end = log.get("end", {})
+        end = log.get("weights", log.get("end", {}))
         minutes = end.get("elapsed_s", math.nan) / 60
         timing.append(
             f"| {label} | {list(config.data.channels)} | {params:,} | {end.get('step', '–')} | {minutes:.1f} | "
@@ -279,7 +284,7 @@ def evaluate_runs(
         )
     lines += [
         "",
-        "| run | channels | parameters | steps | training time (min) | threads |",
+        "| run | channels | parameters | steps (of the weights) | training time to them (min) | threads |",
         "|---|---|---|---|---|---|",
         *timing,
     ]

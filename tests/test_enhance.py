@@ -296,10 +296,10 @@ def test_the_default_model_when_installed() -> None:
     except ModelLoadError:
         pytest.skip(f"no default model in {module._default_model_folder()}")
     scale = min(loaded.config.scales)
-    scan = with_data(odd_scan(), only(odd_scan())[:45, :37])
-    overlap = default_tiling(loaded, scale).overlap
-    tile = 2 * overlap + 4
-    assert len(tile_windows(45, tile=tile, overlap=overlap)) > 2
+    scan = odd_scan()  # 101 x 77
+    tiling = default_tiling(loaded, scale)
+    tile = 2 * tiling.overlap + tiling.align + 4
+    assert len(tile_windows(77, tile=tile, overlap=tiling.overlap, align=tiling.align)) > 2
     tiled = enhance(scan, scale=scale, tile=tile, uncertainty=False)
     whole = enhance(scan, scale=scale, tile=10_000, uncertainty=False)
     assert tiled.model.name == "default"
