@@ -238,6 +238,19 @@ def test_a_failing_file_does_not_stop_the_batch(model: Path, tmp_path: Path, cap
     assert "1 enhanced, 1 skipped (complete already), 0 failed, of 2 scans" in capsys.readouterr().out
 
 
+def test_the_cli_passes_the_low_resolution_model_to_back_projection(model: Path, tmp_path: Path) -> None:
+    from scansr.cli import main
+
+    out = tmp_path / "pfm.x2.gwy"
+    args = ["enhance", str(PFM), "-o", str(out), "--scale", "2", "--model", str(model), "--no-uncertainty"]
+    assert main([*args, "--back-projection", "2", "--downsample", "bicubic", "--quiet"]) == 0
+    chosen = reference(PFM, model, back_projection=2, downsample="bicubic")
+    assert_close(output_data(out), chosen)
+    # the operator matters (at ×2 point sampling of an even block is its mean, i.e. area: compare with bicubic)
+    area = reference(PFM, model, back_projection=2, downsample="area")
+    assert np.abs(area - chosen).max() > 1e-3 * float(np.ptp(chosen))
+
+
 def test_an_output_that_is_not_the_batch_is_left_alone_without_force(model: Path, tmp_path: Path) -> None:
     root = tmp_path / "scans"
     root.mkdir()

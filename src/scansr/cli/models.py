@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from scansr.cli._common import add_force, add_read_options, comma_list, print_json, read_scan
+from scansr.enhance import DOWNSAMPLE_METHODS
 
 # Recipe names that are not architectures (scansr.train.config.RECIPE_ALIASES; a test checks they agree).
 RECIPE_ALIASES = ("unet-gan",)
@@ -120,6 +121,7 @@ def _enhance_options(args: argparse.Namespace) -> dict:
         "channels": args.channels or args.channel or None,
         "tta": args.tta,
         "back_projection": args.back_projection,
+        "downsample": args.downsample,
         "uncertainty": not args.no_uncertainty,
         "other_channels": args.other_channels,
     }
@@ -279,6 +281,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0,
         metavar="K",
         help="K back-projection steps enforcing consistency",
+    )
+    p.add_argument(
+        "--downsample",
+        choices=list(DOWNSAMPLE_METHODS),
+        default="area",
+        help="the instrument's low-resolution model, for the consistency map and back-projection: a pixel "
+        "averages its area (default), MATLAB bicubic decimation, or point sampling",
     )
     p.add_argument("--no-uncertainty", action="store_true", help="skip the uncertainty map (8x faster)")
     p.add_argument(
