@@ -6,7 +6,8 @@ split, so the numbers can be reproduced with:
 
     python scripts/model_card.py protocols --model src/scansr/data/models/afm-default \
         --extra "no global skip (step 5000)=/work/runs/default-multi/best" \
-                "trained on bicubic decimation=/work/runs/paper-bicubic/model"
+                "trained on bicubic decimation=/work/runs/paper-bicubic/model" \
+                "multimodal baseline (FusionSR, topography only, harsh degradation)=/work/runs/mm-single/model"
     python scripts/model_card.py mono-multi --mono /work/runs/skip-mono/model --multi /work/runs/skip-multi/model
     python scripts/model_card.py arch --runs /work/runs/arch-vdsr /work/runs/arch-ninasr-b1 /work/runs/arch-ninasr-b0
     python scripts/model_card.py data --runs /work/runs/skip-multi
