@@ -307,6 +307,30 @@ def test_the_default_model_when_installed() -> None:
     assert rms(only(whole.consistency)) < 0.1 * span(only(scan))
 
 
+# Corpus folders whose scans are GPL/AGPL (../shared/data/README.md): weights trained on them must not ship.
+COPYLEFT_FOLDERS = ("AFMReader", "nanoAFMr", "nanoscopeAFM", "pNanolocz-FileReaders", "playNano", "sem")
+
+
+def test_the_shipped_model_is_small_and_trained_on_permissive_scans_only() -> None:
+    module = importlib.import_module("scansr.enhance")
+    folder = module._default_model_folder()
+    if not (folder / "config.json").is_file():
+        pytest.skip(f"no default model in {folder}")
+    assert sum(f.stat().st_size for f in folder.iterdir()) <= 20_000_000
+    record = json.loads((folder / "config.json").read_text(encoding="utf-8"))["training"]
+    trained = {name.split(":")[0] for name in record["train_images"]}
+    validated = {name.split(":")[0] for name in record["validation_images"]}
+    # the weights come from the committed split, whose training scans are all permissively licensed
+    split = json.loads(
+        (Path(__file__).parents[1] / "training/afm-default/split-multi.json").read_text(encoding="utf-8")
+    )
+    assert trained == {Path(p).name for p in split["train"]}
+    for source in split["train"]:
+        assert not set(Path(source).parts) & set(COPYLEFT_FOLDERS), f"{source} is copyleft data"
+    assert len(validated) >= 8
+    assert not trained & validated
+
+
 # ---------------------------------------------------------------------------------------------- self-ensemble
 def test_an_equivariant_network_has_zero_uncertainty_and_tta_changes_nothing(bicubic_net: Path) -> None:
     scan = height()
